@@ -1,0 +1,60 @@
+"""Application factory: the only place that knows every part (https://flask.palletsprojects.com/en/stable/patterns/appfactories/).
+
+Nothing connects to a database or reads a secret at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+
+from fhirserver.interactions.context import Context
+from fhirserver.search.parse import SearchParser
+from fhirserver.search.registry import Registry
+from fhirserver.settings import Settings, load_settings
+from fhirserver.storage.sql.db import make_engine
+from fhirserver.storage.sql.repository import SqlRepository
+
+
+def build_registry(settings: Settings) -> Registry:
+    """Official R4 parameters plus the extra bundles named in the configuration."""
+    from fhirserver.fhir.definitions import search_parameter_bundle
+
+    definitions: list[dict[str, Any]] = list(search_parameter_bundle())
+    for name in settings.extra_bundles:
+        path = Path(settings.config_dir) / name
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        definitions.extend(e["resource"] for e in bundle.get("entry", []) if "resource" in e)
+    return Registry(definitions)
+
+
+def build_context(settings: Settings) -> Context:
+    engine = make_engine(settings.database_url, pool_size=settings.pool_size,
+                         statement_timeout_ms=settings.statement_timeout_ms)
+    if settings.is_sqlite and settings.auto_upgrade_sqlite:
+        from fhirserver.storage.sql.migrate import upgrade
+
+        upgrade(engine)
+    registry = build_registry(settings)
+    repo = SqlRepository(engine, registry, max_include_depth=settings.max_include_depth,
+                         max_includes=settings.max_includes)
+    parser = SearchParser(registry, settings.default_count, settings.max_count, settings.max_or_values)
+    return Context(settings=settings, repo=repo, registry=registry, parser=parser)
+
+
+def create_app(settings: Settings | None = None, context: Context | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["DUI_CONTEXT"] = context or build_context(settings)
+    from fhirserver.api.fhir import bp
+
+    app.register_blueprint(bp, url_prefix="/fhir")
+
+    @app.get("/health")
+    def health() -> Response:
+        return Response('{"status":"ok"}', content_type="application/json")
+
+    return app

@@ -1,0 +1,112 @@
+"""The FHIR router: a plain request in, a response out — no web framework (Medplum fhir-router style).
+
+``handle`` runs one request in its own database transaction (with retries of serialisation failures);
+``dispatch`` runs it inside a given session, which is how transaction Bundles reuse every interaction.
+Routes: https://hl7.org/fhir/R4/http.html#summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fhirserver.errors import FhirError, MethodNotAllowed, NotFound
+from fhirserver.interactions import (
+    capabilities,
+    create,
+    delete,
+    history,
+    patch,
+    read,
+    search,
+    update,
+)
+from fhirserver.interactions.common import outcome_response
+from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
+from fhirserver.interactions.operations import everything, meta, validate
+from fhirserver.storage.sql.repository import SqlSession
+
+Handler = Callable[[FhirRequest, Context, SqlSession], FhirResponse]
+
+OPERATIONS: dict[tuple[str, int], dict[str, Handler]] = {
+    # (scope, number of path segments) -> operation name -> handler
+    ("system", 1): {"$meta": meta.meta},
+    ("type", 2): {"$validate": validate.validate, "$meta": meta.meta},
+    ("instance", 3): {"$validate": validate.validate, "$meta": meta.meta, "$meta-add": meta.meta_add,
+                      "$meta-delete": meta.meta_delete, "$everything": everything.everything},
+}
+READ_ONLY_OPERATIONS = {"$validate", "$meta", "$everything"}
+
+
+def route(req: FhirRequest) -> tuple[Handler, bool]:
+    """The handler for a request and whether it writes."""
+    from fhirserver.interactions import transaction
+
+    segs, method = req.segments, req.method
+    n = len(segs)
+    if n == 0:
+        if method == "POST":
+            return transaction.bundle, True  # type: ignore[return-value]
+        if method == "GET":
+            return search.search_system, False
+    elif n == 1 and segs[0] == "metadata" and method == "GET":
+        return capabilities.capabilities, False
+    elif n == 1 and segs[0] == "_history" and method == "GET":
+        return history.history, False
+    elif n == 1 and segs[0] == "_search" and method == "POST":
+        return search.search_system, False
+    elif segs[-1].startswith("$"):
+        scope = {1: "system", 2: "type", 3: "instance"}.get(n, "")
+        handler = OPERATIONS.get((scope, n), {}).get(segs[-1])
+        if handler is None or (method == "GET" and segs[-1] not in READ_ONLY_OPERATIONS):
+            raise NotFound(f"operation {segs[-1]} is not supported on {'/'.join(segs[:-1]) or 'the system'}")
+        if handler is everything.everything and segs[0] != "Patient":
+            raise NotFound("$everything is supported on Patient only")
+        return handler, segs[-1] not in READ_ONLY_OPERATIONS
+    elif n == 1:
+        table = {"GET": (search.search_type, False), "POST": (create.create, True),
+                 "PUT": (update.conditional_update, True), "DELETE": (delete.conditional_delete, True),
+                 "PATCH": (patch.conditional_patch, True)}
+        if method in table:
+            return table[method]
+    elif n == 2 and segs[1] == "_search" and method == "POST":
+        return search.search_type, False
+    elif n == 2 and segs[1] == "_history" and method == "GET":
+        return history.history, False
+    elif n == 2:
+        table = {"GET": (read.read, False), "PUT": (update.update, True), "DELETE": (delete.delete, True),
+                 "PATCH": (patch.patch, True)}
+        if method in table:
+            return table[method]
+    elif n == 3 and segs[2] == "_history" and method == "GET":
+        return history.history, False
+    elif n == 3 and method == "GET":
+        return search.search_compartment, False
+    elif n == 4 and segs[2] == "_history" and method == "GET":
+        return read.vread, False
+    raise MethodNotAllowed(f"{method} /{req.path} is not a FHIR interaction this server supports")
+
+
+def dispatch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
+    handler, _ = route(req)
+    return handler(req, ctx, session)
+
+
+def handle(req: FhirRequest, ctx: Context) -> FhirResponse:
+    """Run one request; every FhirError becomes an OperationOutcome response here."""
+    try:
+        handler, writes = route(req)
+        if handler is capabilities.capabilities:
+            return handler(req, ctx, None)  # type: ignore[arg-type]
+        if handler is _bundle():
+            from fhirserver.interactions import transaction
+
+            return transaction.bundle(req, ctx)
+        return ctx.repo.run(lambda session: handler(req, ctx, session), write=writes)
+    except FhirError as exc:
+        return outcome_response(exc)
+
+
+def _bundle() -> object:
+    from fhirserver.interactions import transaction
+
+    return transaction.bundle

@@ -1,0 +1,109 @@
+"""Typed settings: ``config/default.toml`` <- ``DUI_*`` environment variables <- explicit overrides.
+
+A malformed value stops start-up with a message naming the setting (habit: configuration fails loudly).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_DIR = Path(os.environ.get("DUI_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+
+
+class SettingsError(RuntimeError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    auto_upgrade_sqlite: bool = True
+    statement_timeout_ms: int = 30000
+    pool_size: int = 10
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    default_count: int = 20
+    max_count: int = 1000
+    max_include_depth: int = 3
+    max_includes: int = 1000
+    max_or_values: int = 100
+    extra_bundles: tuple[str, ...] = ()
+    strict_profiles: bool = False
+    config_dir: Path = field(default=CONFIG_DIR)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_FIELDS: dict[str, tuple[str, str]] = {
+    # setting -> (toml section, key)
+    "database_url": ("database", "url"),
+    "auto_upgrade_sqlite": ("database", "auto_upgrade_sqlite"),
+    "statement_timeout_ms": ("database", "statement_timeout_ms"),
+    "pool_size": ("database", "pool_size"),
+    "base_url": ("server", "base_url"),
+    "host": ("server", "host"),
+    "port": ("server", "port"),
+    "workers": ("server", "workers"),
+    "default_count": ("search", "default_count"),
+    "max_count": ("search", "max_count"),
+    "max_include_depth": ("search", "max_include_depth"),
+    "max_includes": ("search", "max_includes"),
+    "max_or_values": ("search", "max_or_values"),
+    "extra_bundles": ("search", "extra_bundles"),
+    "strict_profiles": ("validation", "strict_profiles"),
+}
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"setting {name}: expected a boolean, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"setting {name}: expected an integer, got {raw!r}") from exc
+    if isinstance(default, list | tuple):
+        if isinstance(raw, str):
+            return tuple(x.strip() for x in raw.split(",") if x.strip())
+        return tuple(raw)
+    return str(raw)
+
+
+def load_settings(config_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Read defaults from TOML, then ``DUI_<SECTION>_<KEY>`` (and ``DUI_DATABASE_URL``), then ``overrides``."""
+    cdir = Path(config_dir or CONFIG_DIR)
+    path = cdir / "default.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(f"configuration file not found: {path}") from exc
+    values: dict[str, Any] = {}
+    for name, (section, key) in _FIELDS.items():
+        try:
+            default = data[section][key]
+        except KeyError as exc:
+            raise SettingsError(f"setting [{section}] {key} missing from {path}") from exc
+        env = os.environ.get(f"DUI_{section}_{key}".upper())
+        raw = overrides.get(name, env if env is not None else default)
+        if raw is None:
+            raw = default
+        values[name] = _coerce(name, raw, default)
+    url_override = overrides.get("database_url") or os.environ.get("DUI_DATABASE_URL")
+    if url_override:
+        values["database_url"] = url_override
+    return Settings(config_dir=cdir, **values)
