@@ -1,0 +1,38 @@
+# The two quickstart commands (README): `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+
+.PHONY: run test install install-test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## install, load the demo data into the embedded SQLite database and serve http://127.0.0.1:$(PORT)/fhir
+run: install
+	$(BIN)/dui demo
+	$(BIN)/dui serve --host 127.0.0.1 --port $(PORT)
+
+## install the test dependencies and run the whole suite (PostgreSQL too when DUI_TEST_DATABASE_URL is set)
+test: install-test
+	$(BIN)/pytest -n 2
+
+lint: install-test
+	$(BIN)/ruff check fhirserver mappings portals tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,275 @@
+"""The ``dui`` command line. Other tooling depends on these names:
+
+    dui serve [--host 127.0.0.1] [--port 8080] [--workers N]
+    dui db upgrade
+    dui load FILE...
+    dui demo
+    dui reindex [--restart] [--batch N]
+    dui bench [...]
+
+Every command reads the database from ``--database-url`` or ``DUI_DATABASE_URL`` (default: SQLite under ./var/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fhirserver.settings import Settings, SettingsError, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return load_settings(**overrides)
+
+
+def _context(settings: Settings) -> Any:
+    from fhirserver.app import build_context
+
+    return build_context(settings)
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings(args)
+    if settings.is_sqlite and settings.auto_upgrade_sqlite:
+        from fhirserver.storage.sql.db import make_engine
+        from fhirserver.storage.sql.migrate import upgrade
+
+        upgrade(make_engine(settings.database_url))  # once, before the workers start
+
+    class App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
+            self.cfg.set("workers", args.workers or settings.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("accesslog", None)  # no request lines: URLs can carry health data in search parameters
+            self.cfg.set("keepalive", 5)
+
+        def load(self) -> Any:
+            from fhirserver.app import create_app
+
+            return create_app(settings)
+
+    App().run()
+    return 0
+
+
+# --- db ------------------------------------------------------------------------------------------
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from fhirserver.storage.sql.db import make_engine
+    from fhirserver.storage.sql.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(make_engine(settings.database_url))
+    print("database schema is up to date")
+    return 0
+
+
+# --- load ----------------------------------------------------------------------------------------
+
+def _read_resources(path: Path) -> Iterator[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".ndjson":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise SystemExit(f"{path}:{number}: not valid JSON ({exc})") from exc
+        return
+    if path.suffix == ".xml":
+        from fhirserver.fhir.xml import xml_to_resource
+
+        yield xml_to_resource(text)
+        return
+    yield json.loads(text)
+
+
+def _submit(ctx: Any, resource: dict[str, Any]) -> tuple[int, str]:
+    from fhirserver.interactions.context import FhirRequest
+    from fhirserver.interactions.router import handle
+
+    base = ctx.settings.base_url or "http://localhost/fhir"
+    rt = resource.get("resourceType")
+    if rt == "Bundle" and resource.get("type") in ("transaction", "batch"):
+        req = FhirRequest("POST", "", body=resource, base_url=base, headers={"prefer": "return=minimal"})
+    elif resource.get("id"):
+        req = FhirRequest("PUT", f"{rt}/{resource['id']}", body=resource, base_url=base,
+                          headers={"prefer": "return=minimal"})
+    else:
+        req = FhirRequest("POST", str(rt), body=resource, base_url=base, headers={"prefer": "return=minimal"})
+    resp = handle(req, ctx)
+    detail = ""
+    if resp.status >= 400 and isinstance(resp.resource, dict):
+        detail = "; ".join(i.get("diagnostics", "") for i in resp.resource.get("issue", []))[:500]
+    return resp.status, detail
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    ctx = _context(_settings(args))
+    failures = loaded = 0
+    for name in args.files:
+        for resource in _read_resources(Path(name)):
+            items = [resource]
+            if resource.get("resourceType") == "Bundle" and resource.get("type") not in ("transaction", "batch"):
+                items = [e["resource"] for e in resource.get("entry", []) if "resource" in e]
+            for item in items:
+                status, detail = _submit(ctx, item)
+                if status >= 400:
+                    failures += 1
+                    print(f"{name}: {item.get('resourceType')}/{item.get('id', '')}: HTTP {status} {detail}",
+                          file=sys.stderr)
+                else:
+                    loaded += 1
+    print(f"loaded {loaded} item(s), {failures} failure(s)")
+    return 1 if failures else 0
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fhirserver.demo import build_demo_bundle
+
+    ctx = _context(_settings(args))
+    bundle = build_demo_bundle()
+    status, detail = _submit(ctx, bundle)
+    if status >= 400:
+        print(f"demo data could not be loaded: HTTP {status} {detail}", file=sys.stderr)
+        return 1
+    print(f"demo data loaded: {len(bundle['entry'])} resources (EHPAD Les Tilleuls, SSIAD du Val de Saône)")
+    return 0
+
+
+# --- reindex -------------------------------------------------------------------------------------
+
+def registry_fingerprint(ctx: Any) -> str:
+    digest = hashlib.sha256()
+    for rt, sp in ctx.registry.all_params():
+        digest.update(f"{rt}|{sp.code}|{sp.type}|{sp.expression}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def run_reindex(ctx: Any, *, batch: int = 500, restart: bool = False, stop_after: int | None = None) -> int:
+    """Rebuild the index rows of every resource, in keyset batches with a persisted checkpoint.
+
+    Online: each batch is its own short transaction, so readers and writers carry on; writes made meanwhile
+    are indexed by the write path itself. Resumable: a killed run continues from the last committed batch.
+    Returns the number of resources reindexed by this run.
+    """
+    from sqlalchemy import select
+
+    from fhirserver.search.values import now_utc
+    from fhirserver.storage.sql.repository import _row_to_stored
+    from fhirserver.storage.sql.schema import reindex_state, resource
+
+    job = "reindex-" + registry_fingerprint(ctx)
+    done = 0
+    with ctx.repo.session(write=True) as s:
+        row = s.conn.execute(select(reindex_state).where(reindex_state.c.job == job)).first()
+        if row is None or restart:
+            s.conn.execute(reindex_state.delete().where(reindex_state.c.job == job))
+            s.conn.execute(reindex_state.insert().values(job=job, last_rid=0, done=False, updated=now_utc()))
+            last = 0
+        else:
+            last = int(row.last_rid) if not row.done else 0
+            if row.done:
+                s.conn.execute(reindex_state.update().where(reindex_state.c.job == job)
+                               .values(last_rid=0, done=False, updated=now_utc()))
+    while True:
+        with ctx.repo.session(write=True) as s:
+            rows = s.conn.execute(select(resource).where(resource.c.rid > last).order_by(resource.c.rid)
+                                  .limit(batch)).fetchall()
+            if not rows:
+                s.conn.execute(reindex_state.update().where(reindex_state.c.job == job)
+                               .values(done=True, updated=now_utc()))
+                return done
+            for r in rows:
+                s.reindex(_row_to_stored(r))
+            last = rows[-1].rid
+            s.conn.execute(reindex_state.update().where(reindex_state.c.job == job)
+                           .values(last_rid=last, updated=now_utc()))
+            done += len(rows)
+        if stop_after is not None and done >= stop_after:
+            return done
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    ctx = _context(_settings(args))
+    count = run_reindex(ctx, batch=args.batch, restart=args.restart)
+    print(f"reindexed {count} resource(s)")
+    return 0
+
+
+# --- bench ---------------------------------------------------------------------------------------
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fhirserver.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dui", description="FHIR-native DUI server")
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: DUI_DATABASE_URL or SQLite in ./var/)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP server (gunicorn)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    serve.add_argument("--threads", type=int, default=4)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    up = db_sub.add_parser("upgrade", help="apply Alembic migrations")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    load = sub.add_parser("load", help="load JSON resources, Bundles and NDJSON files")
+    load.add_argument("files", nargs="+")
+    load.set_defaults(func=cmd_load)
+
+    demo = sub.add_parser("demo", help="load the French demo data set (EHPAD + SSIAD)")
+    demo.set_defaults(func=cmd_demo)
+
+    reindex = sub.add_parser("reindex", help="rebuild search indexes online (resumable)")
+    reindex.add_argument("--batch", type=int, default=500)
+    reindex.add_argument("--restart", action="store_true", help="start over instead of resuming")
+    reindex.set_defaults(func=cmd_reindex)
+
+    bench = sub.add_parser("bench", help="measure throughput against an in-run baseline (see BENCHMARKS.md)")
+    bench.add_argument("--resources", type=int, default=100_000)
+    bench.add_argument("--duration", type=float, default=10.0)
+    bench.add_argument("--databases", default="sqlite,postgresql")
+    bench.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/dui_bench")
+    bench.add_argument("--output", default=None, help="write the results as JSON to this file")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # subcommands may also take --database-url after their name
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

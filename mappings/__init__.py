@@ -1,0 +1,1 @@
+"""Pure FHIR <-> CDA R2 (CI-SIS) transformations on lxml: no Flask, no SQLAlchemy (the documents issue)."""
