@@ -135,3 +135,49 @@ def client(app: Any) -> Any:
 @pytest.fixture()
 def fhir(client: Any) -> FhirClient:
     return FhirClient(client)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def live_server(app: Any, database_url: str) -> Iterator[str]:
+    """A real ``dui serve`` (gunicorn, 2 worker processes) on the test database; yields its FHIR base URL."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    port = _free_port()
+    dui = os.path.join(os.path.dirname(sys.executable), "dui")
+    proc = subprocess.Popen([dui, "--database-url", database_url, "serve", "--port", str(port), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base + "/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"dui serve did not start: {err[-2000:]}")
+            time.sleep(0.1)
+        yield base + "/fhir"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()

@@ -85,7 +85,16 @@ _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 
 class FhirXmlError(ValueError):
     """Raised when a document cannot be converted: malformed XML, forbidden DTD, unknown element or
-    resource type, wrong value type... The message names the element path when it is known."""
+    resource type, wrong value type...
+
+    ``path`` is the FHIRPath-like location of the offending element (``Patient.name[0].given``) when
+    it is known, and the message starts with it.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.message = message
+        self.path = path
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -293,6 +302,21 @@ def _parse(data: bytes | str) -> etree._Element:
     return root
 
 
+class _Fail(Exception):
+    """Internal error raised deep in the conversion; each level on the way up adds its path segment
+    (``try`` blocks cost nothing in CPython >= 3.11, so paths are only built when something fails)."""
+
+    def __init__(self, message: str, *segments: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.segments = list(segments)  # innermost first
+
+
+def _error(fail: _Fail, root: str) -> FhirXmlError:
+    path = root + "".join("." + segment for segment in reversed(fail.segments))
+    return FhirXmlError(fail.message, path)
+
+
 # ---------------------------------------------------------------------------------------------------
 # XML -> JSON
 # ---------------------------------------------------------------------------------------------------
@@ -305,130 +329,97 @@ def _local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _describe_tag(tag: str) -> str:
-    if tag.startswith(_FHIR_PREFIX):
-        return tag[len(_FHIR_PREFIX) :]
-    return tag
+def _unexpected_text(text: str) -> _Fail:
+    return _Fail(f"unexpected text content {text.strip()[:40]!r}")
 
 
-def _check_text(text: str | None, path: str) -> None:
-    if text and not text.isspace():
-        raise FhirXmlError(f"{path}: unexpected text content {text.strip()[:40]!r}")
-
-
-def _value_from_xml(raw: str, value_kind: int, path: str) -> Any:
-    if value_kind == _STRING:
-        return raw
+def _value_from_xml(raw: str, value_kind: int) -> Any:
     if value_kind == _BOOLEAN:
         if raw == "true":
             return True
         if raw == "false":
             return False
-        raise FhirXmlError(f"{path}: invalid boolean {raw!r} (expected 'true' or 'false')")
+        raise _Fail(f"invalid boolean {raw!r} (expected 'true' or 'false')")
     if value_kind == _INTEGER:
         if not _INTEGER_RE.fullmatch(raw):
-            raise FhirXmlError(f"{path}: invalid integer {raw!r}")
+            raise _Fail(f"invalid integer {raw!r}")
         return int(raw)
     if not _DECIMAL_RE.fullmatch(raw):
-        raise FhirXmlError(f"{path}: invalid decimal {raw!r}")
+        raise _Fail(f"invalid decimal {raw!r}")
     if "." not in raw and "e" not in raw and "E" not in raw:
         return int(raw)
     value = float(raw)
     if not math.isfinite(value):
-        raise FhirXmlError(f"{path}: decimal {raw!r} is out of range")
+        raise _Fail(f"decimal {raw!r} is out of range")
     return value
 
 
-def _check_extra_attributes(node: etree._Element, allowed: tuple[str, ...], present: int, path: str) -> None:
-    """Raise unless every attribute beyond the ``present`` allowed ones is an xsi: attribute."""
-    if len(node.attrib) > present:
-        for name in node.attrib:
-            if name not in allowed and not name.startswith(_XSI_PREFIX):
-                raise FhirXmlError(f"{path}: unexpected attribute {_describe_tag(name)!r}")
-
-
 class _Reader:
-    __slots__ = ("model",)
+    __slots__ = ("types", "resources", "extension")
 
     def __init__(self, model: _Model) -> None:
-        self.model = model
+        self.types = model.types
+        self.resources = model.resources
+        self.extension = model.extension
 
-    def resource(self, node: etree._Element, path: str) -> dict[str, Any]:
+    def resource(self, node: etree._Element) -> dict[str, Any]:
         tag = node.tag
         if not tag.startswith(_FHIR_PREFIX):
-            where = f"{path}: " if path else ""
-            raise FhirXmlError(f"{where}element {tag!r} is not a FHIR resource (namespace must be {FHIR_NS})")
+            raise _Fail(f"element {tag!r} is not a FHIR resource (namespace must be {FHIR_NS})")
         rtype = tag[len(_FHIR_PREFIX) :]
-        t = self.model.resources.get(rtype)
+        t = self.resources.get(rtype)
         if t is None:
-            where = f"{path}: " if path else ""
-            raise FhirXmlError(f"{where}unknown resource type {rtype!r}")
+            raise _Fail(f"unknown resource type {rtype!r}")
         out: dict[str, Any] = {"resourceType": rtype}
-        self.fill(node, t, out, path or rtype)
+        self.fill(node, t, out)
         return out
 
-    def fill(self, node: etree._Element, t: _Type, out: dict[str, Any], path: str) -> None:
-        attrib = node.attrib
-        known = 0
-        if t.id_attr:
-            value = attrib.get("id")
-            if value is not None:
-                out["id"] = value
-                known += 1
-        if t.url_attr:
-            value = attrib.get("url")
-            if value is not None:
-                out["url"] = value
-                known += 1
-        if len(attrib) > known:
-            for name in attrib:
-                if not (
-                    (name == "id" and t.id_attr)
-                    or (name == "url" and t.url_attr)
-                    or name.startswith(_XSI_PREFIX)
-                ):
-                    raise FhirXmlError(f"{path}: unexpected attribute {_describe_tag(name)!r}")
-        _check_text(node.text, path)
+    def fill(self, node: etree._Element, t: _Type, out: dict[str, Any]) -> None:
+        if len(node.attrib):
+            for key, value in node.items():
+                if (key == "id" and t.id_attr) or (key == "url" and t.url_attr):
+                    out[key] = value
+                elif not key.startswith(_XSI_PREFIX):
+                    raise _Fail(f"unexpected attribute {_local_name(key)!r}")
+        text = node.text
+        if text and not text.isspace():
+            raise _unexpected_text(text)
 
         by_tag = t.by_tag
         found: dict[_Element, Any] = {}
         last_index = -1
         ordered = True
+        items: list[Any] = []
         for child in node:
+            text = child.tail
+            if text and not text.isspace():
+                raise _unexpected_text(text)
             tag = child.tag
-            if not isinstance(tag, str):  # comment
-                _check_text(child.tail, path)
+            if tag.__class__ is not str:  # comment
                 continue
             element = by_tag.get(tag)
             if element is None:
-                if tag.startswith(_FHIR_PREFIX) and _XHTML_PREFIX + tag[len(_FHIR_PREFIX) :] in by_tag:
-                    raise FhirXmlError(
-                        f"{path}.{_local_name(tag)}: must be in the XHTML namespace {XHTML_NS}"
-                    )
-                if tag.startswith(_FHIR_PREFIX) or tag.startswith(_XHTML_PREFIX):
-                    raise FhirXmlError(f"{path}.{_local_name(tag)}: unknown element")
-                raise FhirXmlError(f"{path}: unknown element {tag!r} (not in the FHIR namespace)")
-            _check_text(child.tail, path)
-            name = element.name
+                raise self.unknown(tag, by_tag)
             if element.is_array:
-                items = found.get(element)
+                items = found.get(element)  # type: ignore[assignment]
                 if items is None:
                     items = found[element] = []
-                child_path = f"{path}.{name}[{len(items)}]"
-            else:
-                if element in found:
-                    raise FhirXmlError(f"{path}.{name}: element repeated but it is not an array")
-                child_path = f"{path}.{name}"
-            kind = element.kind
-            if kind == _PRIMITIVE:
-                value: Any = self.primitive(child, element, child_path)
-            elif kind == _COMPLEX:
-                value = {}
-                self.fill(child, self.model.types[element.type_name], value, child_path)
-            elif kind == _RESOURCE:
-                value = self.container(child, child_path)
-            else:
-                value = _xhtml_to_json(child, child_path)
+            elif element in found:
+                raise _Fail("element repeated but it is not an array", element.name)
+            try:
+                kind = element.kind
+                if kind == _PRIMITIVE:
+                    value: Any = self.primitive(child, element)
+                elif kind == _COMPLEX:
+                    value = {}
+                    self.fill(child, self.types[element.type_name], value)
+                elif kind == _RESOURCE:
+                    value = self.container(child)
+                else:
+                    value = _xhtml_to_json(child)
+            except _Fail as fail:
+                fail.segments.append(f"{element.name}[{len(items)}]" if element.is_array else element.name)
+                raise
             if element.is_array:
                 items.append(value)
             else:
@@ -437,8 +428,7 @@ class _Reader:
                 ordered = False
             last_index = element.index
 
-        entries = found.items() if ordered else sorted(found.items(), key=lambda kv: kv[0].index)
-        for element, value in entries:
+        for element, value in found.items() if ordered else sorted(found.items(), key=_entry_index):
             name = element.name
             if element.kind != _PRIMITIVE:
                 out[name] = value
@@ -450,57 +440,96 @@ class _Reader:
                 if any(x is not None for x in extras):
                     out["_" + name] = extras
             else:
-                v, x = value
-                if v is not None:
-                    out[name] = v
-                if x is not None:
-                    out["_" + name] = x
+                if value[0] is not None:
+                    out[name] = value[0]
+                if value[1] is not None:
+                    out["_" + name] = value[1]
 
-    def primitive(self, node: etree._Element, element: _Element, path: str) -> tuple[Any, Any]:
-        attrib = node.attrib
-        raw = attrib.get("value")
-        element_id = attrib.get("id")
-        _check_extra_attributes(node, ("id", "value"), (raw is not None) + (element_id is not None), path)
-        _check_text(node.text, path)
-        extensions: list[dict[str, Any]] = []
-        for child in node:
-            tag = child.tag
-            _check_text(child.tail, path)
-            if not isinstance(tag, str):
-                continue
-            if tag != _EXTENSION_TAG:
-                raise FhirXmlError(
-                    f"{path}.{_local_name(tag)}: unknown element (a primitive only has extensions)"
-                )
-            ext: dict[str, Any] = {}
-            self.fill(child, self.model.extension, ext, f"{path}.extension[{len(extensions)}]")
-            extensions.append(ext)
-        if raw is None and element_id is None and not extensions:
-            raise FhirXmlError(f"{path}: primitive element has neither a value nor extensions")
-        value = None if raw is None else _value_from_xml(raw, element.value_kind, path)
-        extra: dict[str, Any] | None = None
-        if element_id is not None or extensions:
-            extra = {}
-            if element_id is not None:
-                extra["id"] = element_id
-            if extensions:
-                extra["extension"] = extensions
+    @staticmethod
+    def unknown(tag: str, by_tag: Mapping[str, _Element]) -> _Fail:
+        if tag.startswith(_FHIR_PREFIX):
+            name = tag[len(_FHIR_PREFIX) :]
+            if _XHTML_PREFIX + name in by_tag:
+                return _Fail(f"must be in the XHTML namespace {XHTML_NS}", name)
+            return _Fail("unknown element", name)
+        if tag.startswith(_XHTML_PREFIX):
+            return _Fail("unknown element", _local_name(tag))
+        return _Fail(f"unknown element {tag!r} (not in the FHIR namespace)")
+
+    def primitive(self, node: etree._Element, element: _Element) -> tuple[Any, Any]:
+        raw = element_id = None
+        for key, value in node.items():
+            if key == "value":
+                raw = value
+            elif key == "id":
+                element_id = value
+            elif not key.startswith(_XSI_PREFIX):
+                raise _Fail(f"unexpected attribute {_local_name(key)!r}")
+        text = node.text
+        if text and not text.isspace():
+            raise _unexpected_text(text)
+        extensions: list[dict[str, Any]] | None = None
+        if len(node):
+            extensions = []
+            for child in node:
+                text = child.tail
+                if text and not text.isspace():
+                    raise _unexpected_text(text)
+                tag = child.tag
+                if tag.__class__ is not str:
+                    continue
+                if tag != _EXTENSION_TAG:
+                    fail = self.unknown(tag, {})
+                    fail.message += " (a primitive element only has extensions)"
+                    raise fail
+                ext: dict[str, Any] = {}
+                try:
+                    self.fill(child, self.extension, ext)
+                except _Fail as fail:
+                    fail.segments.append(f"extension[{len(extensions)}]")
+                    raise
+                extensions.append(ext)
+        if raw is None:
+            if element_id is None and not extensions:
+                raise _Fail("primitive element has neither a value nor extensions")
+            value = None
+        elif element.value_kind == _STRING:
+            value = raw
+        else:
+            value = _value_from_xml(raw, element.value_kind)
+        if element_id is None and not extensions:
+            return value, None
+        extra: dict[str, Any] = {}
+        if element_id is not None:
+            extra["id"] = element_id
+        if extensions:
+            extra["extension"] = extensions
         return value, extra
 
-    def container(self, node: etree._Element, path: str) -> dict[str, Any]:
-        _check_extra_attributes(node, (), 0, path)
-        _check_text(node.text, path)
+    def container(self, node: etree._Element) -> dict[str, Any]:
+        for key in node.attrib:
+            if not key.startswith(_XSI_PREFIX):
+                raise _Fail(f"unexpected attribute {_local_name(key)!r}")
+        text = node.text
+        if text and not text.isspace():
+            raise _unexpected_text(text)
         inner: etree._Element | None = None
         for child in node:
-            _check_text(child.tail, path)
-            if not isinstance(child.tag, str):
+            text = child.tail
+            if text and not text.isspace():
+                raise _unexpected_text(text)
+            if child.tag.__class__ is not str:
                 continue
             if inner is not None:
-                raise FhirXmlError(f"{path}: must contain exactly one resource")
+                raise _Fail("must contain exactly one resource")
             inner = child
         if inner is None:
-            raise FhirXmlError(f"{path}: must contain exactly one resource")
-        return self.resource(inner, path)
+            raise _Fail("must contain exactly one resource")
+        return self.resource(inner)
+
+
+def _entry_index(entry: tuple[_Element, Any]) -> int:
+    return entry[0].index
 
 
 def _escape_xhtml(text: str) -> str:
@@ -515,56 +544,61 @@ def _escape_xhtml(text: str) -> str:
     return text
 
 
-def _xhtml_to_json(node: etree._Element, path: str) -> str:
-    """Serialise an XHTML ``div`` as the JSON string form (default XHTML namespace declared on it)."""
+def _xhtml_to_json(node: etree._Element) -> str:
+    """Serialise an XHTML ``div`` to the JSON string form (default XHTML namespace declared on it)."""
     parts: list[str] = []
-    _serialise_xhtml(node, parts, path, True)
+    _serialise_xhtml(node, parts, True)
     return "".join(parts)
 
 
-def _serialise_xhtml(node: etree._Element, parts: list[str], path: str, is_root: bool) -> None:
+def _serialise_xhtml(node: etree._Element, parts: list[str], is_root: bool) -> None:
     tag = node.tag
-    if not isinstance(tag, str):  # comment (processing instructions are removed by the parser)
+    if tag.__class__ is not str:  # comment (processing instructions are removed by the parser)
         parts.append("<!--" + (node.text or "") + "-->")
     else:
         if not tag.startswith(_XHTML_PREFIX):
-            raise FhirXmlError(f"{path}: element {tag!r} is not allowed in the narrative (XHTML only)")
+            raise _Fail(f"element {tag!r} is not allowed in the narrative (XHTML only)")
         name = tag[len(_XHTML_PREFIX) :]
-        parts.append("<" + name)
-        if is_root:
-            parts.append(' xmlns="' + XHTML_NS + '"')
-        for key, value in node.attrib.items():
-            if key.startswith("{"):
-                if not key.startswith(_XML_PREFIX):
-                    raise FhirXmlError(f"{path}: attribute {key!r} is not allowed in the narrative")
-                key = "xml:" + key[len(_XML_PREFIX) :]
-            parts.append(" " + key + '="' + _escape_xhtml(value) + '"')
+        parts.append("<" + name + (' xmlns="' + XHTML_NS + '"' if is_root else ""))
+        if len(node.attrib):
+            for key, value in node.items():
+                if key[0] == "{":
+                    if not key.startswith(_XML_PREFIX):
+                        raise _Fail(f"attribute {key!r} is not allowed in the narrative")
+                    key = "xml:" + key[len(_XML_PREFIX) :]
+                parts.append(" " + key + '="' + _escape_xhtml(value) + '"')
         text = node.text
-        if text is None and len(node) == 0:
+        if text is None and not len(node):
             parts.append("/>")
         else:
             parts.append(">")
             if text:
                 parts.append(_escape_xhtml(text))
             for child in node:
-                _serialise_xhtml(child, parts, path, False)
+                _serialise_xhtml(child, parts, False)
             parts.append("</" + name + ">")
-    if not is_root and node.tail:
-        parts.append(_escape_xhtml(node.tail))
+    if not is_root:
+        tail = node.tail
+        if tail:
+            parts.append(_escape_xhtml(tail))
 
 
 def xml_to_resource(data: bytes | str) -> dict[str, Any]:
     """Parse a FHIR R4 XML resource and return its JSON form (as :func:`json.loads` would give it).
 
-    ``data`` is the XML document, as bytes (any encoding declared by the document) or as text.
-    Raises :class:`FhirXmlError` if the document is not well-formed, carries a DOCTYPE, or is not a
-    valid FHIR R4 resource structure (unknown resource type, unknown element, repeated singleton,
-    invalid boolean / integer / decimal value...).
+    ``data`` is the XML document, as bytes (in the encoding it declares, UTF-8 by default) or as
+    text. Raises :class:`FhirXmlError` if the document is not well-formed, carries a DOCTYPE, or is
+    not a FHIR R4 resource (unknown resource type, unknown element, repeated singleton, invalid
+    boolean / integer / decimal literal...).
     """
     root = _parse(data)
+    tag = root.tag
     try:
-        return _Reader(_model()).resource(root, "")
-    except RecursionError:
+        return _Reader(_model()).resource(root)
+    except _Fail as fail:
+        name = tag[len(_FHIR_PREFIX) :] if tag.startswith(_FHIR_PREFIX) else _local_name(tag)
+        raise _error(fail, name) from None
+    except RecursionError:  # pragma: no cover - libxml2 limits the depth to 256 already
         raise FhirXmlError("document is nested too deeply") from None
 
 
@@ -572,131 +606,159 @@ def xml_to_resource(data: bytes | str) -> dict[str, Any]:
 # JSON -> XML
 # ---------------------------------------------------------------------------------------------------
 
-_PLACEHOLDER = "fhir-xml-narrative-placeholder-"
-_PLACEHOLDER_RE = re.compile(
-    ('<div xmlns="' + XHTML_NS + '">' + _PLACEHOLDER + r"(\d+)</div>").encode("ascii")
-)
+_MAX_DEPTH = 250  # libxml2 refuses documents nested deeper than 256 elements (huge_tree=False)
+_INDENTS = ("",) + tuple("\n" + "  " * depth for depth in range(1, _MAX_DEPTH + 2))
+_NO_INDENTS = ("",) * (_MAX_DEPTH + 2)
+
+_ATTRIBUTE_SPECIAL_RE = re.compile(r'[&<>"\n\r\t]')
+_ATTRIBUTE_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "\n": "&#10;",
+    "\r": "&#13;",
+    "\t": "&#9;",
+}
+# characters that XML 1.0 cannot carry, even as character references (and lone surrogates)
+_NON_XML_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape_attribute(value: str) -> str:
+    if _ATTRIBUTE_SPECIAL_RE.search(value) is None:
+        return value
+    return _ATTRIBUTE_SPECIAL_RE.sub(_attribute_escape, value)
+
+
+def _attribute_escape(match: re.Match[str]) -> str:
+    return _ATTRIBUTE_ESCAPES[match.group()]
+
+
+def _attribute(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Fail(f"expected a string, got {type(value).__name__}", name)
+    return " " + name + '="' + _escape_attribute(value) + '"'
+
+
 _DIV_START_RE = re.compile(r"<div(?=[\s/>])")
 # Tokens of an XHTML fragment without comments, CDATA or processing instructions: a tag (attribute
-# values cannot contain "<" in well-formed XML) or a run of text.
+# values cannot contain "<" in well-formed XML, which also keeps this regex linear) or a run of text.
 _MARKUP_RE = re.compile(r"""(<[^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>)|([^<]+)""")
 _ATTRIBUTE_VALUE_RE = re.compile(r""""[^"<]*"|'[^'<]*'""")
 _WHITESPACE_REFS = {"\r": "&#13;", "\n": "&#10;", "\t": "&#9;"}
-_ATTRIBUTE_WS_RE = re.compile(r"[\r\n\t]")
+_WHITESPACE_RE = re.compile(r"[\r\n\t]")
 
 
-def _protect_attribute_ws(match: re.Match[str]) -> str:
-    return _ATTRIBUTE_WS_RE.sub(lambda m: _WHITESPACE_REFS[m.group()], match.group())
+def _protect_whitespace(match: re.Match[str]) -> str:
+    return _WHITESPACE_REFS[match.group()]
+
+
+def _protect_attribute_value(match: re.Match[str]) -> str:
+    return _WHITESPACE_RE.sub(_protect_whitespace, match.group())
 
 
 def _protect_markup(match: re.Match[str]) -> str:
     tag = match.group(1)
     if tag is not None:
         if "\r" in tag or "\n" in tag or "\t" in tag:
-            return _ATTRIBUTE_VALUE_RE.sub(_protect_attribute_ws, tag)
+            return _ATTRIBUTE_VALUE_RE.sub(_protect_attribute_value, tag)
         return tag
     text = match.group(2)
     return text.replace("\r", "&#13;") if "\r" in text else text
 
 
-def _prepare_xhtml(value: Any, path: str) -> str:
+def _prepare_xhtml(value: Any) -> str:
     """Check a JSON narrative string and return the exact text to embed in the XML document."""
     if not isinstance(value, str):
-        raise FhirXmlError(f"{path}: narrative must be a string, got {type(value).__name__}")
+        raise _Fail(f"narrative must be a string, got {type(value).__name__}")
     text = value.strip()
     if not text.startswith("<") or text.startswith(("<?", "<!")) or "<!DOCTYPE" in text:
-        raise FhirXmlError(f"{path}: narrative must be a single XHTML <div> element")
+        raise _Fail("narrative must be a single XHTML <div> element")
     if ("\r" in text or "\n" in text or "\t" in text) and "<!" not in text and "<?" not in text:
         # keep carriage returns of text and white space of attribute values through XML parsing
         text = _MARKUP_RE.sub(_protect_markup, text)
-    root = _parse_fragment(text, path)
+    root = _parse_fragment(text)
     if root.tag == "div":
         # FHIR requires the XHTML namespace; add it when a client forgot it
         text = _DIV_START_RE.sub('<div xmlns="' + XHTML_NS + '"', text, count=1)
-        root = _parse_fragment(text, path)
+        root = _parse_fragment(text)
     if root.tag != _XHTML_DIV_TAG:
-        raise FhirXmlError(f"{path}: narrative must be an XHTML <div> element, got {root.tag!r}")
+        raise _Fail(f"narrative must be an XHTML <div> element, got {root.tag!r}")
     if root.getprevious() is not None or root.getnext() is not None:
-        raise FhirXmlError(f"{path}: narrative must be a single XHTML <div> element")
+        raise _Fail("narrative must be a single XHTML <div> element")
     for node in root.iter():
         tag = node.tag
-        if isinstance(tag, str) and not tag.startswith(_XHTML_PREFIX):
-            raise FhirXmlError(f"{path}: element {tag!r} is not allowed in the narrative (XHTML only)")
+        if tag.__class__ is str and not tag.startswith(_XHTML_PREFIX):
+            raise _Fail(f"element {tag!r} is not allowed in the narrative (XHTML only)")
     return text
 
 
-def _parse_fragment(text: str, path: str) -> etree._Element:
+def _parse_fragment(text: str) -> etree._Element:
     try:
         root = etree.fromstring(text, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
-        raise FhirXmlError(f"{path}: narrative is not well-formed XHTML: {exc}") from None
+        raise _Fail(f"narrative is not well-formed XHTML: {exc}") from None
     if root.getroottree().docinfo.doctype:
-        raise FhirXmlError(f"{path}: narrative must not carry a DOCTYPE")
+        raise _Fail("narrative must not carry a DOCTYPE")
     return root
 
 
-def _format_value(value: Any, value_kind: int, path: str) -> str:
+def _format_value(value: Any, value_kind: int) -> str:
+    """JSON value of a primitive -> text of its XML ``value`` attribute (not yet escaped)."""
     if value_kind == _STRING:
-        if isinstance(value, str):
-            return value
-        raise FhirXmlError(f"{path}: expected a string, got {type(value).__name__}")
+        if value.__class__ is str or isinstance(value, str):
+            return value  # type: ignore[no-any-return]
+        raise _Fail(f"expected a string, got {type(value).__name__}")
     if value_kind == _BOOLEAN:
         if value is True:
             return "true"
         if value is False:
             return "false"
-        raise FhirXmlError(f"{path}: expected a boolean, got {type(value).__name__}")
+        raise _Fail(f"expected a boolean, got {type(value).__name__}")
     if isinstance(value, bool):
-        raise FhirXmlError(f"{path}: expected a number, got a boolean")
+        raise _Fail("expected a number, got a boolean")
     if isinstance(value, int):
         return str(value)
     if value_kind == _DECIMAL:
         if isinstance(value, float):
             if math.isfinite(value):
                 return repr(value)
-            raise FhirXmlError(f"{path}: decimal must be finite")
+            raise _Fail("decimal must be finite")
         if isinstance(value, Decimal):
             if value.is_finite():
                 return str(value)
-            raise FhirXmlError(f"{path}: decimal must be finite")
-        raise FhirXmlError(f"{path}: expected a decimal number, got {type(value).__name__}")
-    raise FhirXmlError(f"{path}: expected an integer, got {type(value).__name__}")
-
-
-def _set_attribute(node: etree._Element, name: str, value: Any, path: str) -> None:
-    if not isinstance(value, str):
-        raise FhirXmlError(f"{path}: {name} must be a string, got {type(value).__name__}")
-    try:
-        node.set(name, value)
-    except ValueError as exc:  # characters that XML cannot carry (NUL, most C0 controls)
-        raise FhirXmlError(f"{path}: {name} cannot be represented in XML: {exc}") from None
+            raise _Fail("decimal must be finite")
+        raise _Fail(f"expected a decimal number, got {type(value).__name__}")
+    raise _Fail(f"expected an integer, got {type(value).__name__}")
 
 
 class _Writer:
-    __slots__ = ("model", "narratives")
+    """Writes the XML text directly (names come from the schema, values are escaped here)."""
 
-    def __init__(self, model: _Model) -> None:
-        self.model = model
-        self.narratives: list[bytes] = []
+    __slots__ = ("types", "resources", "extension", "parts", "indents")
 
-    def resource(self, parent: etree._Element | None, obj: Any, path: str) -> etree._Element:
+    def __init__(self, model: _Model, pretty: bool) -> None:
+        self.types = model.types
+        self.resources = model.resources
+        self.extension = model.extension
+        self.parts: list[str] = []
+        self.indents = _INDENTS if pretty else _NO_INDENTS
+
+    def resource(self, obj: Any, depth: int) -> str:
         if not isinstance(obj, Mapping):
-            raise FhirXmlError(f"{path or 'resource'}: expected a JSON object, got {type(obj).__name__}")
+            raise _Fail(f"expected a resource (JSON object), got {type(obj).__name__}")
         rtype = obj.get("resourceType")
         if not isinstance(rtype, str):
-            raise FhirXmlError(f"{path or 'resource'}: missing or invalid resourceType")
-        t = self.model.resources.get(rtype)
+            raise _Fail("missing or invalid resourceType")
+        t = self.resources.get(rtype)
         if t is None:
-            where = f"{path}: " if path else ""
-            raise FhirXmlError(f"{where}unknown resource type {rtype!r}")
-        if parent is None:
-            node = etree.Element(t.tag, nsmap={None: FHIR_NS})
-        else:
-            node = etree.SubElement(parent, t.tag)
-        self.fill(node, obj, t, path or rtype)
-        return node
+            raise _Fail(f"unknown resource type {rtype!r}")
+        self.complex(rtype, ' xmlns="' + FHIR_NS + '"' if depth == 0 else "", obj, t, depth)
+        return rtype
 
-    def fill(self, node: etree._Element, obj: Mapping[str, Any], t: _Type, path: str) -> None:
+    def complex(self, name: str, attributes: str, obj: Mapping[str, Any], t: _Type, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            raise _Fail("resource is nested too deeply")
         by_key = t.by_key
         present: list[_Element] = []
         for key in obj:
@@ -708,132 +770,197 @@ class _Writer:
                     or (key == "url" and t.url_attr)
                 ):
                     continue
-                raise FhirXmlError(f"{path}.{key}: unknown element")
+                raise _Fail("unknown element", key)
             if key[0] != "_" or element.name not in obj:
                 present.append(element)
         if t.id_attr:
             value = obj.get("id")
             if value is not None:
-                _set_attribute(node, "id", value, f"{path}.id")
+                attributes += _attribute("id", value)
         if t.url_attr:
             value = obj.get("url")
             if value is not None:
-                _set_attribute(node, "url", value, f"{path}.url")
+                attributes += _attribute("url", value)
+        parts = self.parts
+        indent = self.indents[depth]
+        start = indent + "<" + name + attributes
+        parts.append(start + ">")
+        mark = len(parts)
         if len(present) > 1:
             present.sort(key=_element_index)
+        depth += 1
         for element in present:
-            name = element.name
+            name_ = element.name
             kind = element.kind
             if kind == _PRIMITIVE:
-                self.primitives(node, obj, element, path)
+                self.primitives(obj, element, depth)
                 continue
-            value = obj.get(name)
+            value = obj.get(name_)
             if value is None:
                 continue
             if element.is_array:
-                if not isinstance(value, list):
-                    raise FhirXmlError(f"{path}.{name}: expected an array")
+                if value.__class__ is not list:
+                    raise _Fail("expected an array", name_)
                 if not value:
-                    raise FhirXmlError(f"{path}.{name}: arrays must not be empty")
+                    raise _Fail("arrays must not be empty", name_)
                 for i, item in enumerate(value):
-                    self.one(node, element, item, f"{path}.{name}[{i}]")
+                    try:
+                        self.one(element, item, depth)
+                    except _Fail as fail:
+                        fail.segments.append(f"{name_}[{i}]")
+                        raise
             else:
-                if isinstance(value, list):
-                    raise FhirXmlError(f"{path}.{name}: expected a single value, not an array")
-                self.one(node, element, value, f"{path}.{name}")
+                if value.__class__ is list:
+                    raise _Fail("expected a single value, not an array", name_)
+                try:
+                    self.one(element, value, depth)
+                except _Fail as fail:
+                    fail.segments.append(name_)
+                    raise
+        if len(parts) == mark:
+            parts[mark - 1] = start + "/>"
+        else:
+            parts.append(indent + "</" + name + ">")
 
-    def one(self, parent: etree._Element, element: _Element, value: Any, path: str) -> None:
+    def one(self, element: _Element, value: Any, depth: int) -> None:
         kind = element.kind
         if kind == _COMPLEX:
             if not isinstance(value, Mapping):
-                raise FhirXmlError(f"{path}: expected a JSON object, got {type(value).__name__}")
-            self.fill(etree.SubElement(parent, element.tag), value, self.model.types[element.type_name], path)
+                raise _Fail(f"expected a JSON object, got {type(value).__name__}")
+            self.complex(element.name, "", value, self.types[element.type_name], depth)
         elif kind == _RESOURCE:
-            self.resource(etree.SubElement(parent, element.tag), value, path)
+            indent = self.indents[depth]
+            tag = element.name
+            self.parts.append(indent + "<" + tag + ">")
+            self.resource(value, depth + 1)
+            self.parts.append(indent + "</" + tag + ">")
         else:
-            text = _prepare_xhtml(value, path)
-            placeholder = etree.SubElement(parent, _XHTML_DIV_TAG, nsmap={None: XHTML_NS})
-            placeholder.text = _PLACEHOLDER + str(len(self.narratives))
-            self.narratives.append(text.encode("utf-8"))
+            self.parts.append(self.indents[depth] + _prepare_xhtml(value))
 
-    def primitives(
-        self, parent: etree._Element, obj: Mapping[str, Any], element: _Element, path: str
-    ) -> None:
+    def primitives(self, obj: Mapping[str, Any], element: _Element, depth: int) -> None:
         name = element.name
         value = obj.get(name)
         extra = obj.get("_" + name)
-        if element.is_array:
+        if not element.is_array:
             if value is None and extra is None:
                 return
-            if value is not None and not isinstance(value, list):
-                raise FhirXmlError(f"{path}.{name}: expected an array")
-            if extra is not None and not isinstance(extra, list):
-                raise FhirXmlError(f"{path}._{name}: expected an array")
-            if value is not None and extra is not None and len(value) != len(extra):
-                raise FhirXmlError(f"{path}.{name}: '{name}' and '_{name}' arrays differ in length")
-            count = len(value) if value is not None else len(extra)
-            if not count:
-                raise FhirXmlError(f"{path}.{name}: arrays must not be empty")
-            for i in range(count):
-                item = value[i] if value is not None else None
-                item_extra = extra[i] if extra is not None else None
+            if value.__class__ is list or extra.__class__ is list:
+                raise _Fail("expected a single value, not an array", name)
+            try:
+                self.primitive(element, value, extra, depth)
+            except _Fail as fail:
+                fail.segments.append(name)
+                raise
+            return
+        if value is None and extra is None:
+            return
+        if value is not None and value.__class__ is not list:
+            raise _Fail("expected an array", name)
+        if extra is not None and extra.__class__ is not list:
+            raise _Fail("expected an array", "_" + name)
+        if value is not None and extra is not None and len(value) != len(extra):
+            raise _Fail(f"'{name}' and '_{name}' arrays differ in length", name)
+        count = len(value) if value is not None else len(extra)
+        if not count:
+            raise _Fail("arrays must not be empty", name)
+        for i in range(count):
+            item = value[i] if value is not None else None
+            item_extra = extra[i] if extra is not None else None
+            try:
                 if item is None and item_extra is None:
-                    raise FhirXmlError(f"{path}.{name}[{i}]: null in both '{name}' and '_{name}'")
-                self.primitive(parent, element, item, item_extra, f"{path}.{name}[{i}]")
-        elif value is not None or extra is not None:
-            if isinstance(value, list) or isinstance(extra, list):
-                raise FhirXmlError(f"{path}.{name}: expected a single value, not an array")
-            self.primitive(parent, element, value, extra, f"{path}.{name}")
+                    raise _Fail(f"null in both '{name}' and '_{name}'")
+                self.primitive(element, item, item_extra, depth)
+            except _Fail as fail:
+                fail.segments.append(f"{name}[{i}]")
+                raise
 
-    def primitive(self, parent: etree._Element, element: _Element, value: Any, extra: Any, path: str) -> None:
-        node = etree.SubElement(parent, element.tag)
+    def primitive(self, element: _Element, value: Any, extra: Any, depth: int) -> None:
+        attributes = ""
         extensions = None
         if extra is not None:
             if not isinstance(extra, Mapping):
-                raise FhirXmlError(f"{path}: '_{element.name}' must be a JSON object")
+                raise _Fail(f"'_{element.name}' must be a JSON object")
             for key in extra:
-                if key not in ("id", "extension"):
-                    raise FhirXmlError(
-                        f"{path}.{key}: unknown element ('_{element.name}' holds id and extension)"
-                    )
+                if key != "id" and key != "extension":
+                    raise _Fail(f"unknown element ('_{element.name}' only holds id and extension)", key)
             element_id = extra.get("id")
             if element_id is not None:
-                _set_attribute(node, "id", element_id, f"{path}.id")
+                attributes = _attribute("id", element_id)
             extensions = extra.get("extension")
         if value is not None:
-            _set_attribute(node, "value", _format_value(value, element.value_kind, path), path)
-        if extensions is not None:
-            if not isinstance(extensions, list):
-                raise FhirXmlError(f"{path}.extension: expected an array")
-            extension_type = self.model.extension
-            for i, ext in enumerate(extensions):
-                ext_path = f"{path}.extension[{i}]"
+            text = _format_value(value, element.value_kind)
+            if _ATTRIBUTE_SPECIAL_RE.search(text) is not None:
+                text = _ATTRIBUTE_SPECIAL_RE.sub(_attribute_escape, text)
+            attributes += ' value="' + text + '"'
+        indent = self.indents[depth]
+        if extensions is None:
+            if not attributes:
+                raise _Fail("primitive element has neither a value nor extensions")
+            self.parts.append(indent + "<" + element.name + attributes + "/>")
+            return
+        if extensions.__class__ is not list:
+            raise _Fail("expected an array", "extension")
+        if not extensions:
+            raise _Fail("arrays must not be empty", "extension")
+        self.parts.append(indent + "<" + element.name + attributes + ">")
+        extension_type = self.extension
+        for i, ext in enumerate(extensions):
+            try:
                 if not isinstance(ext, Mapping):
-                    raise FhirXmlError(f"{ext_path}: expected a JSON object")
-                self.fill(etree.SubElement(node, _EXTENSION_TAG), ext, extension_type, ext_path)
+                    raise _Fail(f"expected a JSON object, got {type(ext).__name__}")
+                self.complex("extension", "", ext, extension_type, depth + 1)
+            except _Fail as fail:
+                fail.segments.append(f"extension[{i}]")
+                raise
+        self.parts.append(indent + "</" + element.name + ">")
 
 
 def _element_index(element: _Element) -> int:
     return element.index
 
 
+def _locate_non_xml_char(value: Any, path: str) -> str | None:
+    """Path of the first string of a JSON structure holding a character XML cannot carry."""
+    if isinstance(value, str):
+        return path if _NON_XML_CHAR_RE.search(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "resourceType":
+                continue
+            found = _locate_non_xml_char(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _locate_non_xml_char(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 def resource_to_xml(resource: Mapping[str, Any], *, pretty: bool = False) -> bytes:
     """Serialise a FHIR R4 resource given in its JSON form to XML.
 
     Returns UTF-8 bytes starting with an XML declaration; elements are written in definition order,
-    in the ``http://hl7.org/fhir`` default namespace. ``pretty`` indents the output (narratives are
-    embedded unchanged either way). Raises :class:`FhirXmlError` on unknown resource types or
-    properties, wrong value types, or a narrative that is not a well-formed XHTML ``<div>``.
+    in the ``http://hl7.org/fhir`` default namespace. ``pretty`` indents the output with two spaces
+    per level (narratives are embedded unchanged either way). Raises :class:`FhirXmlError` on
+    unknown resource types or properties, wrong value types, characters that XML cannot carry, or a
+    narrative that is not a well-formed XHTML ``<div>``.
     """
-    writer = _Writer(_model())
+    writer = _Writer(_model(), pretty)
+    rtype = resource.get("resourceType") if isinstance(resource, Mapping) else None
+    root = rtype if isinstance(rtype, str) else "resource"
     try:
-        root = writer.resource(None, resource, "")
+        writer.resource(resource, 0)
+    except _Fail as fail:
+        raise _error(fail, root) from None
     except RecursionError:
-        raise FhirXmlError("resource is nested too deeply") from None
-    body = etree.tostring(root, encoding="UTF-8", pretty_print=pretty)
-    narratives = writer.narratives
-    if narratives:
-        body, count = _PLACEHOLDER_RE.subn(lambda m: narratives[int(m.group(1))], body)
-        if count != len(narratives):  # pragma: no cover - defensive
-            raise FhirXmlError("internal error while embedding narratives")
-    return _XML_DECLARATION + body
+        raise FhirXmlError("resource is nested too deeply", root) from None
+    text = "".join(writer.parts)
+    match = _NON_XML_CHAR_RE.search(text)
+    if match is not None:
+        where = _locate_non_xml_char(resource, root) or root
+        raise FhirXmlError(f"character U+{ord(match.group()):04X} cannot be represented in XML", where)
+    if pretty:
+        text += "\n"
+    return _XML_DECLARATION + text.encode("utf-8")
