@@ -49,6 +49,7 @@ def meta(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
         return FhirResponse(200, _meta_out((stored.content or {}).get("meta", {})))
     rt = check_type(segs[0]) if len(segs) == 2 else None
     ctx.policy.check(req, "search-type" if rt else "search-system", rt)
+    session.flush()
     tags: list[dict[str, Any]] = []
     security: list[dict[str, Any]] = []
     for code, bucket in (("_tag", tags), ("_security", security)):

@@ -95,6 +95,16 @@ class SqlSession:
         self.repo = repo
         self.registry = repo.registry
         self.is_pg = conn.dialect.name == "postgresql"
+        # index rows are written in bulk: buffered per table, flushed before any query that reads them and
+        # before commit (a 100-entry transaction does a handful of multi-row INSERTs, not hundreds)
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+
+    def flush(self) -> None:
+        """Write the buffered index rows."""
+        pending, self._pending = self._pending, {}
+        for name, payload in pending.items():
+            if payload:
+                self.conn.execute(insert(INDEX_TABLES[name]), payload)
 
     # --- reads ----------------------------------------------------------------------------------
     def read(self, res_type: str, res_id: str, *, for_update: bool = False) -> StoredResource | None:
@@ -190,11 +200,12 @@ class SqlSession:
             if not items:
                 continue
             cols = _INDEX_COLUMNS[name]
-            payload = [{c: (rid if c == "rid" else rt if c == "res_type" else item.get(c)) for c in cols}
-                       for item in items]
-            self.conn.execute(insert(INDEX_TABLES[name]), payload)
+            self._pending.setdefault(name, []).extend(
+                {c: (rid if c == "rid" else rt if c == "res_type" else item.get(c)) for c in cols} for item in items)
 
     def _unindex(self, rid: int) -> None:
+        for name, rows in self._pending.items():
+            self._pending[name] = [r for r in rows if r["rid"] != rid]
         for table in INDEX_TABLES.values():
             self.conn.execute(delete(table).where(table.c.rid == rid))
 
@@ -218,11 +229,13 @@ class SqlSession:
         return and_(*where)
 
     def search_ids(self, query: SearchQuery, limit: int) -> list[StoredResource]:
+        self.flush()
         r = resource.alias("r")
         rows = self.conn.execute(select(r).where(self._where(r, query)).order_by(r.c.rid).limit(limit))
         return [_row_to_stored(row) for row in rows]
 
     def count(self, query: SearchQuery) -> int:
+        self.flush()
         r = resource.alias("r")
         return int(self.conn.execute(select(func.count()).select_from(r).where(self._where(r, query))).scalar_one())
 
@@ -237,6 +250,7 @@ class SqlSession:
         return int(plan[0]["Plan"]["Plan Rows"])
 
     def search(self, query: SearchQuery) -> Page:
+        self.flush()
         r = resource.alias("r")
         rt = query.resource_types[0]
         keys = [(k, sort_expression(r, rt, k.code, k.param, k.descending)) for k in query.sort]
@@ -324,6 +338,7 @@ class SqlSession:
         return included, warnings
 
     def _forward(self, inc: Include, frontier: list[StoredResource]) -> list[StoredResource]:
+        self.flush()
         rids = [m.rid for m in frontier if m.res_type == inc.source_type]
         if not rids:
             return []
@@ -338,6 +353,7 @@ class SqlSession:
         return self.read_many(pairs)
 
     def _reverse(self, inc: Include, frontier: list[StoredResource]) -> list[StoredResource]:
+        self.flush()
         pairs = [(m.res_type, m.res_id) for m in frontier]
         if inc.target_type:
             pairs = [p for p in pairs if p[0] == inc.target_type]
@@ -396,7 +412,9 @@ class SqlRepository:
         with self.engine.connect() as conn:
             conn = conn.execution_options(dui_write=write)
             with conn.begin():
-                yield SqlSession(conn, self)
+                session = SqlSession(conn, self)
+                yield session
+                session.flush()
 
     def run(self, fn: Callable[[SqlSession], T], *, write: bool, attempts: int = 5) -> T:
         """Run ``fn`` in one transaction; retry on deadlock, serialisation failure or a lost insert race."""
