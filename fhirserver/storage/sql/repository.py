@@ -50,6 +50,8 @@ from fhirserver.storage.sql.schema import (
 
 T = TypeVar("T")
 _INDEX_COLUMNS = {name: [c.name for c in table.columns] for name, table in INDEX_TABLES.items()}
+_INSERT_RESOURCE = insert(resource).returning(resource.c.rid)
+_INSERT_HISTORY = insert(resource_history)
 
 
 def _encode_cursor(direction: str, keys: list[Any]) -> str:
@@ -157,9 +159,9 @@ class SqlSession:
     def create(self, res_type: str, content: dict[str, Any], res_id: str) -> StoredResource:
         now = self._now()
         stamped = self._stamp(content, res_id, 1, now)
-        rid = self.conn.execute(insert(resource).values(
-            res_type=res_type, res_id=res_id, version_id=1, last_updated=now, deleted=False, content=stamped,
-        ).returning(resource.c.rid)).scalar_one()
+        rid = self.conn.execute(_INSERT_RESOURCE, {
+            "res_type": res_type, "res_id": res_id, "version_id": 1, "last_updated": now, "deleted": False,
+            "content": stamped}).scalar_one()
         self._history(rid, res_type, res_id, 1, now, "POST", False, stamped)
         self._index(rid, stamped)
         return StoredResource(rid, res_type, res_id, 1, now, False, stamped, "POST")
@@ -189,9 +191,9 @@ class SqlSession:
 
     def _history(self, rid: int, rt: str, res_id: str, version: int, when: datetime, method: str,
                  deleted: bool, content: dict[str, Any] | None) -> None:
-        self.conn.execute(insert(resource_history).values(
-            rid=rid, version_id=version, res_type=rt, res_id=res_id, last_updated=when, method=method,
-            deleted=deleted, content=content))
+        self.conn.execute(_INSERT_HISTORY, {
+            "rid": rid, "version_id": version, "res_type": rt, "res_id": res_id, "last_updated": when,
+            "method": method, "deleted": deleted, "content": content})
 
     def _index(self, rid: int, content: dict[str, Any]) -> None:
         rows = extract(self.registry, content)
