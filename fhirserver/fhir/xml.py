@@ -21,6 +21,7 @@ Mapping rules (JSON form on the left, XML on the right):
   <-> the ``id`` attribute and ``<extension>`` children of ``<x>``; repeating primitives use parallel
   arrays with ``null`` placeholders;
 - ``id`` of any element that is not a resource, and ``url`` of ``Extension``, are XML attributes;
+- a JSON property whose value is ``null`` (outside the placeholders above) is treated as absent;
 - nested resources (``contained``, ``Bundle.entry.resource``, ``Parameters.parameter.resource`` ...)
   are wrapped in an element named after their resource type;
 - ``Narrative.div`` is an XHTML ``<div>`` (namespace ``http://www.w3.org/1999/xhtml``) embedded in the
@@ -36,25 +37,31 @@ Numbers. JSON values come from :func:`json.loads` with its defaults (``int`` / `
   while trailing zeros of an XML literal are not preserved (the JSON side of the server uses plain
   floats as well). Non-finite values are refused.
 
-Narrative ``div`` strings: JSON -> XML embeds the string byte for byte (carriage returns in text, and
-tabs / line feeds in attribute values, are written as character references so that XML parsing keeps
-them). XML -> JSON serialises the XHTML tree with the conventions of the FHIR reference implementation
-(``&amp; &lt; &gt; &quot;`` escaped, empty elements self-closed, comments kept). The only difference
-a JSON -> XML -> JSON round trip can show is therefore ``<x></x>`` becoming ``<x/>`` (the XML infoset
-does not distinguish them).
+Narrative ``div`` strings: JSON -> XML embeds the string as it is (after checking that it is a
+single well-formed XHTML ``<div>``; carriage returns in text and tabs / line feeds in attribute
+values are written as character references so that XML parsing keeps them, unless the div holds
+comments, CDATA or processing instructions). XML -> JSON serialises the XHTML tree with the
+conventions of the official JSON examples: ``&amp; &lt; &gt; &quot;`` escaped, empty elements
+self-closed, comments kept. The only difference a JSON -> XML -> JSON round trip can show is
+therefore ``<x></x>`` becoming ``<x/>`` (the XML infoset does not distinguish them).
 
 Parsing is safe: lxml with ``resolve_entities=False, no_network=True, load_dtd=False,
-huge_tree=False``, and any document (or narrative) carrying a DOCTYPE is refused before parsing, with
-a post-parse check as a second line of defence, so XXE and entity-expansion ("billion laughs")
-payloads are never expanded. Comments and processing instructions outside the narrative are
-ignored. Child elements are accepted in any order when parsing XML (the output is always in
-definition order); everything else that is not part of FHIR R4 raises :class:`FhirXmlError` with the
-FHIRPath-like location of the offending element (e.g. ``Patient.name[0].given``).
+huge_tree=False``; any document (or narrative) carrying a DOCTYPE is refused before parsing, with a
+post-parse check as a second line of defence, so XXE and entity-expansion ("billion laughs")
+payloads are never expanded. The pre-scan is deliberately blunt: a literal ``<!DOCTYPE`` inside a
+comment or CDATA section is refused too. ``huge_tree=False`` also bounds documents: nesting depth
+256, text and attribute values of about 10 MB (a larger ``Binary.data`` cannot be read from XML).
+
+Comments and processing instructions outside the narrative are ignored, and child elements are
+accepted in any order when parsing XML (the JSON output is always in definition order). Everything
+else that is not FHIR R4 raises :class:`FhirXmlError`, whose ``path`` is the FHIRPath-like location
+of the offending element (e.g. ``Patient.name[0].given``).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 import re
 import threading
 from collections.abc import Mapping
@@ -170,7 +177,7 @@ def _choice_primitive(prop: str, primitives: Mapping[str, int], spec: Mapping[st
     if best:
         return best
     json_type = spec.get("type")
-    return {"boolean": "boolean", "number": "decimal"}.get(json_type, "string")
+    return "boolean" if json_type == "boolean" else "decimal" if json_type == "number" else "string"
 
 
 @lru_cache(maxsize=1)
@@ -321,7 +328,7 @@ def _error(fail: _Fail, root: str) -> FhirXmlError:
 # XML -> JSON
 # ---------------------------------------------------------------------------------------------------
 
-_INTEGER_RE = re.compile(r"-?[0-9]+")
+_INTEGER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _DECIMAL_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
@@ -376,9 +383,9 @@ class _Reader:
 
     def fill(self, node: etree._Element, t: _Type, out: dict[str, Any]) -> None:
         if len(node.attrib):
-            for key, value in node.items():
+            for key, attribute in node.items():
                 if (key == "id" and t.id_attr) or (key == "url" and t.url_attr):
-                    out[key] = value
+                    out[key] = attribute
                 elif not key.startswith(_XSI_PREFIX):
                     raise _Fail(f"unexpected attribute {_local_name(key)!r}")
         text = node.text
@@ -609,6 +616,7 @@ def xml_to_resource(data: bytes | str) -> dict[str, Any]:
 _MAX_DEPTH = 250  # libxml2 refuses documents nested deeper than 256 elements (huge_tree=False)
 _INDENTS = ("",) + tuple("\n" + "  " * depth for depth in range(1, _MAX_DEPTH + 2))
 _NO_INDENTS = ("",) * (_MAX_DEPTH + 2)
+_CLOSE_INDENTS = ("\n",) + _INDENTS[1:]  # the root's closing tag goes on a line of its own
 
 _ATTRIBUTE_SPECIAL_RE = re.compile(r'[&<>"\n\r\t]')
 _ATTRIBUTE_ESCAPES = {
@@ -647,6 +655,8 @@ _MARKUP_RE = re.compile(r"""(<[^<>"']*(?:(?:"[^"<]*"|'[^'<]*')[^<>"']*)*>)|([^<]
 _ATTRIBUTE_VALUE_RE = re.compile(r""""[^"<]*"|'[^'<]*'""")
 _WHITESPACE_REFS = {"\r": "&#13;", "\n": "&#10;", "\t": "&#9;"}
 _WHITESPACE_RE = re.compile(r"[\r\n\t]")
+# cheap test for an attribute value holding a tab / line feed (may also match text: then harmless)
+_ATTRIBUTE_WHITESPACE_RE = re.compile(r"""=\s*(?:"[^"<]*[\n\t]|'[^'<]*[\n\t])""")
 
 
 def _protect_whitespace(match: re.Match[str]) -> str:
@@ -674,7 +684,7 @@ def _prepare_xhtml(value: Any) -> str:
     text = value.strip()
     if not text.startswith("<") or text.startswith(("<?", "<!")) or "<!DOCTYPE" in text:
         raise _Fail("narrative must be a single XHTML <div> element")
-    if ("\r" in text or "\n" in text or "\t" in text) and "<!" not in text and "<?" not in text:
+    if ("\r" in text or _ATTRIBUTE_WHITESPACE_RE.search(text)) and "<!" not in text and "<?" not in text:
         # keep carriage returns of text and white space of attribute values through XML parsing
         text = _MARKUP_RE.sub(_protect_markup, text)
     root = _parse_fragment(text)
@@ -706,8 +716,8 @@ def _parse_fragment(text: str) -> etree._Element:
 def _format_value(value: Any, value_kind: int) -> str:
     """JSON value of a primitive -> text of its XML ``value`` attribute (not yet escaped)."""
     if value_kind == _STRING:
-        if value.__class__ is str or isinstance(value, str):
-            return value  # type: ignore[no-any-return]
+        if isinstance(value, str):
+            return value
         raise _Fail(f"expected a string, got {type(value).__name__}")
     if value_kind == _BOOLEAN:
         if value is True:
@@ -735,7 +745,7 @@ def _format_value(value: Any, value_kind: int) -> str:
 class _Writer:
     """Writes the XML text directly (names come from the schema, values are escaped here)."""
 
-    __slots__ = ("types", "resources", "extension", "parts", "indents")
+    __slots__ = ("types", "resources", "extension", "parts", "indents", "close_indents")
 
     def __init__(self, model: _Model, pretty: bool) -> None:
         self.types = model.types
@@ -743,6 +753,7 @@ class _Writer:
         self.extension = model.extension
         self.parts: list[str] = []
         self.indents = _INDENTS if pretty else _NO_INDENTS
+        self.close_indents = _CLOSE_INDENTS if pretty else _NO_INDENTS
 
     def resource(self, obj: Any, depth: int) -> str:
         if not isinstance(obj, Mapping):
@@ -761,6 +772,8 @@ class _Writer:
             raise _Fail("resource is nested too deeply")
         by_key = t.by_key
         present: list[_Element] = []
+        last_index = -1
+        ordered = True
         for key in obj:
             element = by_key.get(key)
             if element is None:
@@ -773,6 +786,9 @@ class _Writer:
                 raise _Fail("unknown element", key)
             if key[0] != "_" or element.name not in obj:
                 present.append(element)
+                if element.index < last_index:
+                    ordered = False
+                last_index = element.index
         if t.id_attr:
             value = obj.get("id")
             if value is not None:
@@ -786,7 +802,7 @@ class _Writer:
         start = indent + "<" + name + attributes
         parts.append(start + ">")
         mark = len(parts)
-        if len(present) > 1:
+        if not ordered:
             present.sort(key=_element_index)
         depth += 1
         for element in present:
@@ -820,7 +836,7 @@ class _Writer:
         if len(parts) == mark:
             parts[mark - 1] = start + "/>"
         else:
-            parts.append(indent + "</" + name + ">")
+            parts.append(self.close_indents[depth - 1] + "</" + name + ">")
 
     def one(self, element: _Element, value: Any, depth: int) -> None:
         kind = element.kind
@@ -860,7 +876,7 @@ class _Writer:
             raise _Fail("expected an array", "_" + name)
         if value is not None and extra is not None and len(value) != len(extra):
             raise _Fail(f"'{name}' and '_{name}' arrays differ in length", name)
-        count = len(value) if value is not None else len(extra)
+        count = len(value) if value is not None else len(extra)  # type: ignore[arg-type]
         if not count:
             raise _Fail("arrays must not be empty", name)
         for i in range(count):
@@ -915,8 +931,7 @@ class _Writer:
         self.parts.append(indent + "</" + element.name + ">")
 
 
-def _element_index(element: _Element) -> int:
-    return element.index
+_element_index = operator.attrgetter("index")
 
 
 def _locate_non_xml_char(value: Any, path: str) -> str | None:
