@@ -17,6 +17,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def _context(settings: Settings) -> Any:
+@contextmanager
+def _context(settings: Settings) -> Iterator[Any]:
+    """The application context for one command; its connection pool is closed when the command ends."""
     from fhirserver.app import build_context
 
-    return build_context(settings)
+    ctx = build_context(settings)
+    try:
+        yield ctx
+    finally:
+        ctx.repo.engine.dispose()
 
 
 # --- serve ---------------------------------------------------------------------------------------
@@ -73,7 +80,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from fhirserver.storage.sql.migrate import upgrade
 
     settings = _settings(args)
-    upgrade(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
     print("database schema is up to date")
     return 0
 
@@ -114,14 +125,20 @@ def _submit(ctx: Any, resource: dict[str, Any]) -> tuple[int, str]:
     resp = handle(req, ctx)
     detail = ""
     if resp.status >= 400 and isinstance(resp.resource, dict):
-        detail = "; ".join(i.get("diagnostics", "") for i in resp.resource.get("issue", []))[:500]
+        detail = "; ".join(
+            (", ".join(i["expression"]) + ": " if i.get("expression") else "") + i.get("diagnostics", "")
+            for i in resp.resource.get("issue", []))[:500]
     return resp.status, detail
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    ctx = _context(_settings(args))
+    with _context(_settings(args)) as ctx:
+        return _load_files(ctx, args.files)
+
+
+def _load_files(ctx: Any, files: list[str]) -> int:
     failures = loaded = 0
-    for name in args.files:
+    for name in files:
         for resource in _read_resources(Path(name)):
             items = [resource]
             if resource.get("resourceType") == "Bundle" and resource.get("type") not in ("transaction", "batch"):
@@ -143,9 +160,9 @@ def cmd_load(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from fhirserver.demo import build_demo_bundle
 
-    ctx = _context(_settings(args))
     bundle = build_demo_bundle()
-    status, detail = _submit(ctx, bundle)
+    with _context(_settings(args)) as ctx:
+        status, detail = _submit(ctx, bundle)
     if status >= 400:
         print(f"demo data could not be loaded: HTTP {status} {detail}", file=sys.stderr)
         return 1
@@ -207,8 +224,8 @@ def run_reindex(ctx: Any, *, batch: int = 500, restart: bool = False, stop_after
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    ctx = _context(_settings(args))
-    count = run_reindex(ctx, batch=args.batch, restart=args.restart)
+    with _context(_settings(args)) as ctx:
+        count = run_reindex(ctx, batch=args.batch, restart=args.restart)
     print(f"reindexed {count} resource(s)")
     return 0
 
@@ -256,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--databases", default="sqlite,postgresql")
     bench.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/dui_bench")
     bench.add_argument("--output", default=None, help="write the results as JSON to this file")
+    bench.add_argument("--workers", type=int, default=2, help="gunicorn workers, server and baseline alike")
+    bench.add_argument("--server-threads", type=int, default=4, help="gthread threads per worker (as dui serve)")
+    bench.add_argument("--client-processes", type=int, default=2, help="load generator processes")
+    bench.add_argument("--client-threads", type=int, default=4, help="keep-alive connections per client process")
+    bench.add_argument("--ingest-clients", type=int, default=4, help="concurrent clients posting transaction Bundles")
+    bench.add_argument("--ingest-timeout", type=float, default=1800.0, help="seconds after which ingest stops")
+    bench.add_argument("--seed", type=int, default=1, help="seed of the data set and of the request draws")
     bench.set_defaults(func=cmd_bench)
     return parser
 
