@@ -45,7 +45,9 @@ def _wants_xml() -> bool:
     best = accept.best_match(["application/fhir+json", "application/json", "application/fhir+xml",
                               "application/xml", "text/xml"])
     if best is None:
-        if any(m in accept for m in ("text/html", "*/*")):
+        # ``m in accept`` would match through wildcards ("*/*" is "in" any Accept): compare the listed values
+        listed = {value.lower() for value, quality in accept if quality > 0}
+        if listed & {"text/html", "*/*"}:
             return False
         raise NotAcceptable("the Accept header asks for no format this server produces (FHIR JSON or XML)")
     return best in XML_TYPES

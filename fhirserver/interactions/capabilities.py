@@ -58,7 +58,8 @@ def _resources(registry: Registry) -> list[dict[str, Any]]:
         if rt == "Patient":
             entry["operation"].append({"name": "everything",
                                        "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"})
-        out.append(entry)
+        # FHIR forbids empty arrays (https://hl7.org/fhir/R4/json.html): leave out what a type does not have
+        out.append({k: v for k, v in entry.items() if v != []})
     return out
 
 

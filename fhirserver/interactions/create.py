@@ -47,6 +47,9 @@ def find_one(ctx: Context, session: SqlSession, resource_type: str, criteria: st
 def create(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     rt = check_type(req.segments[0])
     body = req.body
+    if isinstance(body, dict) and "id" in body:
+        # http.html#create: an id in the body SHALL be ignored (so a malformed one cannot fail the create)
+        body = {k: v for k, v in body.items() if k != "id"}
     validate_resource(body, rt)
     ctx.policy.check(req, "create", rt)
     criteria = req.header("if-none-exist")

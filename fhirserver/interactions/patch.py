@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhirserver.errors import Invalid, Issue, Unprocessable
+from fhirserver.errors import Invalid, Issue, NotFound, Unprocessable
 from fhirserver.fhir.patch import PatchError, apply_fhirpath_patch, apply_json_patch
 from fhirserver.interactions.common import check_type
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
@@ -52,7 +52,7 @@ def conditional_patch(req: FhirRequest, ctx: Context, session: SqlSession) -> Fh
     criteria = "&".join(f"{k}={v}" for k, v in req.params if k not in ("_format", "_pretty"))
     match = find_one(ctx, session, rt, criteria)
     if match is None:
-        raise Invalid(f"no {rt} matches the conditional patch criteria")
+        raise NotFound(f"no {rt} matches the conditional patch criteria")  # http.html#patch: 404
     existing = current(session, rt, match.res_id, for_update=True)
     patched = _apply(req, existing.content or {})
     validate_resource(patched, rt)

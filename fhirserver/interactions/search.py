@@ -22,7 +22,7 @@ def _strict(req: FhirRequest) -> bool:
 
 def build_query(req: FhirRequest, ctx: Context, session: SqlSession, types: tuple[str, ...],
                 params: list[tuple[str, str]]) -> SearchQuery:
-    query = ctx.parser.parse(types, params)
+    query = ctx.parser.parse(types, params, req.base_url or None)
     if query.unknown and _strict(req):
         names = ", ".join(query.unknown)
         raise Invalid(f"unknown search parameter(s): {names}",
@@ -46,8 +46,8 @@ def _apply_list(ctx: Context, session: SqlSession, query: SearchQuery) -> None:
             ids.append(rid)
     sp = ctx.registry.get(query.resource_types[0], "_id")
     assert sp is not None
-    values = tuple(TokenValue(None, i) for i in ids) or (TokenValue(None, "\x00no-such-id"),)
-    query.clauses.append(ParamClause(sp, None, values))
+    # no items: an empty _id set, which matches nothing (SQL ``IN ()`` is rendered as false)
+    query.clauses.append(ParamClause(sp, None, tuple(TokenValue(None, i) for i in ids)))
 
 
 def entry(req: FhirRequest, stored: StoredResource, mode: str, query: SearchQuery | None) -> dict[str, Any]:

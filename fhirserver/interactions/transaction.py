@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -21,7 +22,14 @@ from fhirserver.interactions.create import criteria_query, lock_key
 from fhirserver.storage.sql.repository import SqlSession
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
-STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content", 304: "304 Not Modified"}
+
+
+def status_text(status: int) -> str:
+    """``"201 Created"``: Bundle.entry.response.status is the code and, optionally, its reason phrase."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 def _entry_request(req: FhirRequest, entry: dict[str, Any], index: int) -> FhirRequest:
@@ -54,7 +62,7 @@ def _entry_request(req: FhirRequest, entry: dict[str, Any], index: int) -> FhirR
 
 
 def _entry_response(resp: FhirResponse, include_resource: bool) -> dict[str, Any]:
-    response: dict[str, Any] = {"status": STATUS_TEXT.get(resp.status, str(resp.status))}
+    response: dict[str, Any] = {"status": status_text(resp.status)}
     if "Location" in resp.headers:
         response["location"] = resp.headers["Location"]
     if "ETag" in resp.headers:
@@ -99,10 +107,7 @@ def _batch(req: FhirRequest, ctx: Context, entries: list[Any]) -> FhirResponse:
             resp = ctx.repo.run(lambda session, h=handler, s=sub: h(s, ctx, session), write=writes)  # type: ignore[misc]
         except FhirError as exc:
             resp = outcome_response(exc)
-        item = _entry_response(resp, include)
-        if resp.status >= 400:
-            item["response"]["status"] = str(resp.status)
-        out.append(item)
+        out.append(_entry_response(resp, include))
     return FhirResponse(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 
 
@@ -144,43 +149,79 @@ def _rewrite(node: Any, mapping: dict[str, str], resolve: Any, path: str) -> Any
     return node
 
 
+def _plan(ctx: Context, session: SqlSession, sub: FhirRequest) -> str | None:
+    """The ``Type/id`` an entry will write (assigning the id of a POST in advance), None when not known yet."""
+    segs = sub.segments
+    if sub.method == "POST" and len(segs) == 1 and not segs[0].startswith(("$", "_")):
+        rt = check_type(segs[0])
+        existing = None
+        criteria = sub.header("if-none-exist")
+        if criteria:
+            session.lock(lock_key(rt, criteria))
+            found = session.search_ids(criteria_query(ctx, rt, criteria), limit=2)
+            existing = found[0].res_id if len(found) == 1 else None
+        sub.assigned_id = existing or new_id()
+        return f"{rt}/{sub.assigned_id}"
+    if sub.method in ("PUT", "PATCH", "DELETE") and len(segs) == 2:
+        return f"{check_type(segs[0])}/{segs[1]}"
+    if sub.method in ("PUT", "PATCH", "DELETE") and len(segs) == 1 and sub.params:
+        rt = check_type(segs[0])
+        criteria = "&".join(f"{k}={v}" for k, v in sub.params)
+        found = session.search_ids(criteria_query(ctx, rt, criteria), limit=2)
+        if len(found) == 1:
+            return f"{rt}/{found[0].res_id}"
+        if not found and sub.method == "PUT":
+            body_id = sub.body.get("id") if isinstance(sub.body, dict) else None
+            sub.assigned_id = body_id or new_id()
+            return f"{rt}/{sub.assigned_id}"
+    return None
+
+
 def _transaction(req: FhirRequest, ctx: Context, session: SqlSession, entries: list[Any]) -> FhirResponse:
     from fhirserver.interactions.router import dispatch
 
     subs = [_entry_request(req, e if isinstance(e, dict) else {}, i) for i, e in enumerate(entries)]
+    include = (req.prefer("return") or "minimal") != "minimal"
+    results: list[dict[str, Any] | None] = [None] * len(subs)
     mapping: dict[str, str] = {}
     targets: set[str] = set()
+
+    def claim(i: int, target: str) -> None:
+        if target in targets:
+            raise Invalid(f"Bundle.entry[{i}]: {target} is the target of more than one entry",
+                          [Issue(f"{target} appears more than once", expression=(f"Bundle.entry[{i}]",))])
+        targets.add(target)
+
+    def execute(i: int) -> None:
+        try:
+            resp = dispatch(subs[i], ctx, session)
+        except FhirError as exc:
+            exc.message = f"Bundle.entry[{i}]: {exc.message}"
+            exc.issues = [Issue(f"Bundle.entry[{i}]: {x.diagnostics}", x.code, x.severity, x.expression)
+                          for x in exc.issues]
+            raise
+        if resp.status >= 400:
+            raise FhirError(f"Bundle.entry[{i}] failed with status {resp.status}", status=resp.status)
+        results[i] = _entry_response(resp, include or subs[i].method == "GET")
+
+    # 1. DELETEs come first (http.html#trules): conditional creates, conditional updates and searches of the
+    #    later entries must see their effect, so they run before the other entries are even planned.
+    deletes = [i for i, sub in enumerate(subs) if sub.method == "DELETE"]
+    for i in deletes:
+        target = _plan(ctx, session, subs[i])
+        if target:
+            claim(i, target)
+    for i in deletes:
+        execute(i)
+
+    # 2. The identity of every other write, so that urn:uuid full URLs can be mapped before anything is written.
     for i, (entry, sub) in enumerate(zip(entries, subs, strict=True)):
+        if sub.method == "DELETE":
+            continue
         full_url = entry.get("fullUrl") if isinstance(entry, dict) else None
-        segs = sub.segments
-        target: str | None = None
-        if sub.method == "POST" and len(segs) == 1:
-            rt = check_type(segs[0])
-            existing = None
-            criteria = sub.header("if-none-exist")
-            if criteria:
-                session.lock(lock_key(rt, criteria))
-                found = session.search_ids(criteria_query(ctx, rt, criteria), limit=2)
-                existing = found[0].res_id if len(found) == 1 else None
-            sub.assigned_id = existing or new_id()
-            target = f"{rt}/{sub.assigned_id}"
-        elif sub.method in ("PUT", "PATCH", "DELETE") and len(segs) == 2:
-            target = f"{check_type(segs[0])}/{segs[1]}"
-        elif sub.method in ("PUT", "PATCH", "DELETE") and len(segs) == 1 and sub.params:
-            rt = check_type(segs[0])
-            criteria = "&".join(f"{k}={v}" for k, v in sub.params)
-            found = session.search_ids(criteria_query(ctx, rt, criteria), limit=2)
-            if len(found) == 1:
-                target = f"{rt}/{found[0].res_id}"
-            elif not found and sub.method == "PUT":
-                body_id = sub.body.get("id") if isinstance(sub.body, dict) else None
-                sub.assigned_id = body_id or new_id()
-                target = f"{rt}/{sub.assigned_id}"
+        target = _plan(ctx, session, sub)
         if target and sub.method != "GET":
-            if target in targets:
-                raise Invalid(f"Bundle.entry[{i}]: {target} is the target of more than one entry",
-                              [Issue(f"{target} appears more than once", expression=(f"Bundle.entry[{i}]",))])
-            targets.add(target)
+            claim(i, target)
         if full_url and target:
             mapping[full_url] = target
 
@@ -193,18 +234,9 @@ def _transaction(req: FhirRequest, ctx: Context, session: SqlSession, entries: l
             if sub.method == "PUT" and len(sub.segments) == 1 and sub.assigned_id and "id" not in sub.body:
                 sub.body = {**sub.body, "id": sub.assigned_id}
 
-    include = (req.prefer("return") or "minimal") != "minimal"
-    results: list[dict[str, Any] | None] = [None] * len(subs)
+    # 3. POST, then PUT / PATCH, then GET / HEAD.
     for i in sorted(range(len(subs)), key=lambda k: ORDER[subs[k].method]):
-        try:
-            resp = dispatch(subs[i], ctx, session)
-        except FhirError as exc:
-            exc.message = f"Bundle.entry[{i}]: {exc.message}"
-            exc.issues = [Issue(f"Bundle.entry[{i}]: {x.diagnostics}", x.code, x.severity, x.expression)
-                          for x in exc.issues]
-            raise
-        if resp.status >= 400:
-            raise FhirError(f"Bundle.entry[{i}] failed with status {resp.status}", status=resp.status)
-        results[i] = _entry_response(resp, include or subs[i].method == "GET")
+        if subs[i].method != "DELETE":
+            execute(i)
     return FhirResponse(200, {"resourceType": "Bundle", "type": "transaction-response",
                               "entry": [r for r in results if r is not None]})

@@ -8,16 +8,24 @@ The result is a plain mapping ``table -> rows``; storage decides how to write th
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from fhirserver.fhir.definitions import patient_compartment
+from fhirserver.fhir.definitions import patient_compartment, resource_types
 from fhirserver.search.registry import Registry, SearchParam
 from fhirserver.search.values import MAX_DT, MAX_INDEX_LEN, MIN_DT, date_range, normalize_string
 
 Rows = dict[str, list[dict[str, Any]]]
+
+log = logging.getLogger(__name__)
+#: (resource type, parameter code, exception type) already logged: a failing parameter is reported once per process
+_FAILED: set[tuple[str, str, str]] = set()
+#: ContactPoint.system codes (required binding): tell a ContactPoint from an Identifier, both ``{system, value}``
+_CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 
 _STRING_KEYS = ("text", "family", "given", "prefix", "suffix", "line", "city", "district", "state",
                 "postalCode", "country")
@@ -28,12 +36,21 @@ def _clip(value: str | None) -> str | None:
 
 
 def parse_reference(ref: str) -> tuple[str | None, str | None, str | None]:
-    """``Patient/1``, ``Patient/1/_history/2`` or ``http://x/fhir/Patient/1`` -> (type, id, version)."""
+    """``Patient/1``, ``Patient/1/_history/2`` or ``http://x/fhir/Patient/1`` -> (type, id, version).
+
+    The type must be a resource type (``http://x/Fhir/1`` is no reference to a "Fhir" resource)."""
     head, _, version = ref.partition("/_history/")
     segments = head.split("/")
-    if len(segments) >= 2 and segments[-2][:1].isupper() and segments[-2].isalpha() and segments[-1]:
+    if len(segments) >= 2 and segments[-1] and segments[-2] in resource_types():
         return segments[-2], segments[-1], version or None
     return None, None, None
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number as float (fhirpathpy returns decimals as :class:`Decimal`); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    return float(value)
 
 
 # --- values per parameter type -------------------------------------------------------------------
@@ -54,22 +71,23 @@ def token_values(node: Any) -> Iterator[tuple[str | None, str | None, str | None
     """(system, code, text) triples."""
     if isinstance(node, bool):
         yield None, "true" if node else "false", None
-    elif isinstance(node, str | int | float):
+    elif isinstance(node, str | int | float | Decimal):
         yield None, str(node), None
     elif isinstance(node, dict):
-        if "coding" in node or "text" in node and "value" not in node and "code" not in node:
+        if "coding" in node or "text" in node and "value" not in node and "code" not in node:  # CodeableConcept
             text = node.get("text")
-            for coding in node.get("coding") or []:
+            codings = [c for c in node.get("coding") or [] if isinstance(c, dict)]
+            for coding in codings:
                 yield coding.get("system"), coding.get("code"), coding.get("display") or text
-            if text and not node.get("coding"):
+            if text and not codings:
                 yield None, None, text
-        elif "value" in node and ("use" in node or "period" in node or "rank" in node or node.get("system") in
-                                  ("phone", "fax", "email", "pager", "url", "sms", "other")):
-            yield None, str(node["value"]), None  # ContactPoint
-        elif "value" in node:  # Identifier
-            type_text = (node.get("type") or {}).get("text")
-            yield node.get("system"), str(node["value"]), type_text
-        elif "code" in node:  # Coding
+        elif isinstance(node.get("value"), str):
+            if node.get("system") in _CONTACT_SYSTEMS or "rank" in node:  # ContactPoint: the value only
+                yield None, node["value"], None
+            else:  # Identifier (an Identifier without system and a ContactPoint without system index alike)
+                kind = node.get("type")
+                yield node.get("system"), node["value"], kind.get("text") if isinstance(kind, dict) else None
+        elif "code" in node and "value" not in node:  # Coding (a Quantity is no token)
             yield node.get("system"), node.get("code"), node.get("display")
 
 
@@ -80,9 +98,12 @@ def date_values(node: Any) -> Iterator[tuple[datetime, datetime]]:
         except ValueError:
             return
     elif isinstance(node, dict):
-        if "start" in node or "end" in node:  # Period
-            low = date_range(node["start"])[0] if "start" in node else MIN_DT
-            high = date_range(node["end"])[1] if "end" in node else MAX_DT
+        if "start" in node or "end" in node:  # Period (an open end is unbounded)
+            try:
+                low = date_range(node["start"])[0] if isinstance(node.get("start"), str) else MIN_DT
+                high = date_range(node["end"])[1] if isinstance(node.get("end"), str) else MAX_DT
+            except ValueError:
+                return
             yield low, high
         for event in node.get("event") or []:  # Timing
             yield from date_values(event)
@@ -92,14 +113,14 @@ def date_values(node: Any) -> Iterator[tuple[datetime, datetime]]:
 
 
 def number_values(node: Any) -> Iterator[tuple[float, float]]:
-    if isinstance(node, bool):
-        return
-    if isinstance(node, int | float):
-        yield float(node), float(node)
-    elif isinstance(node, dict) and ("low" in node or "high" in node):  # Range
-        low = (node.get("low") or {}).get("value")
-        high = (node.get("high") or {}).get("value")
-        yield (float(low) if low is not None else -1e308), (float(high) if high is not None else 1e308)
+    number = _number(node)
+    if number is not None:
+        yield number, number
+    elif isinstance(node, dict) and ("low" in node or "high" in node):  # Range (an open end is unbounded)
+        low = _number((node.get("low") or {}).get("value"))
+        high = _number((node.get("high") or {}).get("value"))
+        if low is not None or high is not None:
+            yield (low if low is not None else -1e308), (high if high is not None else 1e308)
 
 
 def quantity_values(node: Any) -> Iterator[tuple[str | None, str | None, float, float]]:
@@ -112,25 +133,33 @@ def quantity_values(node: Any) -> Iterator[tuple[str | None, str | None, float, 
         for lo, hi in number_values(node):
             yield unit.get("system"), unit.get("code") or unit.get("unit"), lo, hi
         return
-    value = node.get("value")
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    value = _number(node.get("value"))
+    if value is not None:  # Quantity (Age, Duration …) or Money
         code = node.get("code") or node.get("unit") or node.get("currency")
         system = node.get("system") or ("urn:iso:std:iso:4217" if "currency" in node else None)
-        yield system, code, float(value), float(value)
+        yield system, code, value, value
 
 
-def reference_values(node: Any) -> Iterator[dict[str, Any]]:
+def reference_values(node: Any, targets: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """Rows of a Reference, a canonical / uri, or a resource (``Bundle.entry[0].resource``: the parameter
+    refers to that resource, kept only when its type is one of the parameter's ``targets``)."""
     if isinstance(node, str):  # canonical / uri
         rtype, rid, version = parse_reference(node.split("|")[0])
         yield {"target_type": rtype, "target_id": rid, "target_version": version, "url": _clip(node)}
     elif isinstance(node, dict):
+        rtype = node.get("resourceType")
+        if isinstance(rtype, str):
+            if isinstance(node.get("id"), str) and (not targets or rtype in targets):
+                yield {"target_type": rtype, "target_id": node["id"], "target_version": None,
+                       "url": _clip(f"{rtype}/{node['id']}")}
+            return
         ref = node.get("reference")
-        ident = node.get("identifier") or {}
+        ident = node.get("identifier")
         if isinstance(ref, str):
             rtype, rid, version = parse_reference(ref)
             yield {"target_type": rtype or node.get("type"), "target_id": rid, "target_version": version,
                    "url": _clip(ref), "ident_system": None, "ident_value": None}
-        if ident.get("value"):
+        if isinstance(ident, dict) and ident.get("value"):
             yield {"target_type": node.get("type"), "target_id": None, "target_version": None, "url": None,
                    "ident_system": ident.get("system"), "ident_value": _clip(str(ident["value"]))}
 
@@ -157,7 +186,7 @@ def _rows_for(sp: SearchParam, nodes: list[Any]) -> Iterator[tuple[str, dict[str
             for system, code, low, high in quantity_values(node):
                 yield "quantity", {"system": _clip(system), "code": _clip(code), "low": low, "high": high}
         elif kind == "reference":
-            for row in reference_values(node):
+            for row in reference_values(node, sp.targets):
                 yield "reference", row
         elif kind == "uri" and isinstance(node, str):
             yield "uri", {"value": _clip(node)}
@@ -205,21 +234,24 @@ def extract(registry: Registry, resource: Mapping[str, Any]) -> Rows:
             continue
         try:
             nodes = sp.evaluate(resource)
-        except Exception:  # an expression that fhirpathpy cannot evaluate on this instance indexes nothing
-            continue
-        if not nodes:
-            continue
-        if sp.type == "composite":
-            for row in composite_rows(sp, resource, nodes):
-                rows["composite"].append({"param": sp.code, **row})
-            continue
-        seen: set[tuple[Any, ...]] = set()
-        for table, row in _rows_for(sp, nodes):
-            key = (table, *row.values())
-            if key in seen:
+            if not nodes:
                 continue
-            seen.add(key)
-            rows[table].append({"param": sp.code, **row})
+            if sp.type == "composite":
+                found = [{"param": sp.code, **row} for row in composite_rows(sp, resource, nodes)]
+                rows["composite"].extend(found)
+                continue
+            seen: set[tuple[Any, ...]] = set()
+            found = []
+            for table, row in _rows_for(sp, nodes):
+                key = (table, *row.values())
+                if key not in seen:
+                    seen.add(key)
+                    found.append((table, {"param": sp.code, **row}))
+        except Exception as exc:  # noqa: BLE001 - one parameter that cannot be evaluated must not block the write
+            _log_failure(rt, sp, exc)
+            continue
+        for table, row in found:
+            rows[table].append(row)
     compartments: set[str] = set()
     if rt == "Patient" and resource.get("id"):
         compartments.add(resource["id"])
@@ -229,3 +261,13 @@ def extract(registry: Registry, resource: Mapping[str, Any]) -> Rows:
             compartments.add(row["target_id"])
     rows["compartment"] = [{"comp_type": "Patient", "comp_id": c} for c in sorted(compartments)]
     return dict(rows)
+
+
+def _log_failure(rt: str, sp: SearchParam, exc: Exception) -> None:
+    """A parameter whose expression fails on a resource indexes nothing for it; say so once per process."""
+    key = (rt, sp.code, type(exc).__name__)
+    if key in _FAILED:
+        return
+    _FAILED.add(key)
+    log.warning("search parameter %s.%s (%s, %r) cannot be evaluated and is not indexed for this resource: %s: %s",
+                rt, sp.code, sp.type, sp.expression, type(exc).__name__, exc)

@@ -67,6 +67,8 @@ class ReferenceValue:
     id: str | None
     url: str | None = None
     version: str | None = None
+    #: this server's base: a local ``Type/id`` value matches stored references that are relative or under it
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class ChainClause:
 
     param: SearchParam
     inners: tuple[tuple[str, Clause], ...]
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class HasClause:
     source_type: str
     param: SearchParam
     inner: Clause
+    base_url: str | None = None
 
 
 Clause = ParamClause | ChainClause | HasClause
@@ -136,6 +140,8 @@ class SearchQuery:
     total: str = "none"
     list_id: str | None = None
     compartment: tuple[str, str] | None = None
+    #: this server's base URL: absolute references on it are local ``Type/id`` references
+    base_url: str | None = None
     #: (name, value) pairs actually used, for the self link
     used: list[tuple[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
@@ -186,8 +192,14 @@ def _approx(low: datetime, high: datetime) -> tuple[datetime, datetime]:
     return low - widen, high + widen
 
 
-def parse_value(sp: SearchParam, kind: str, raw: str, modifier: str | None, name: str) -> Any:
-    """Parse one (already comma-split) value of a parameter of type ``kind``."""
+def parse_value(sp: SearchParam, kind: str, raw: str, modifier: str | None, name: str,
+                base_url: str | None = None) -> Any:
+    """Parse one (already comma-split) value of a parameter of type ``kind``.
+
+    ``base_url`` (this server's base) tells local absolute references (``[base]/Patient/1`` = ``Patient/1``)
+    from references to other servers, which match their exact URL only. Without it every ``…/Type/id`` URL
+    is taken as local.
+    """
     if kind == "token":
         if modifier == "text":
             return TextValue(normalize_string(unescape(raw)))
@@ -235,22 +247,24 @@ def parse_value(sp: SearchParam, kind: str, raw: str, modifier: str | None, name
         text = unescape(raw)
         head, _, version = text.partition("/_history/")
         segments = head.split("/")
+        if "://" in head and base_url and not head.startswith(base_url.rstrip("/") + "/"):
+            return ReferenceValue(None, None, text)  # a resource on another server: its URL only
         if len(segments) >= 2 and segments[-2] in resource_types():
             is_url = "://" in head
-            return ReferenceValue(segments[-2], segments[-1], text if is_url else None, version or None)
+            return ReferenceValue(segments[-2], segments[-1], text if is_url else None, version or None, base_url)
         if "://" in text or text.startswith("urn:"):
             return ReferenceValue(None, None, text)
         rtype = modifier if modifier and modifier[:1].isupper() else None
-        return ReferenceValue(rtype, text)
+        return ReferenceValue(rtype, text, base_url=base_url)
     raise NotSupported(f"search parameter {name!r}: type {kind!r} is not supported")
 
 
-def _parse_composite(sp: SearchParam, raw: str, name: str) -> CompositeValue:
+def _parse_composite(sp: SearchParam, raw: str, name: str, base_url: str | None) -> CompositeValue:
     pieces = split_escaped(raw, "$")
     if len(pieces) != len(sp.components):
         raise _bad(name, f"expected {len(sp.components)} components separated by '$', got {raw!r}")
-    return CompositeValue(tuple(parse_value(sp, c.type, p, None, name) for c, p in zip(sp.components, pieces,
-                                                                                     strict=True)))
+    return CompositeValue(tuple(parse_value(sp, c.type, p, None, name, base_url)
+                                for c, p in zip(sp.components, pieces, strict=True)))
 
 
 # --- the parser ------------------------------------------------------------------------------------
@@ -265,8 +279,9 @@ class SearchParser:
         self.max_count = max_count
         self.max_or_values = max_or_values
 
-    def parse(self, resource_types_: tuple[str, ...], params: list[tuple[str, str]]) -> SearchQuery:
-        query = SearchQuery(resource_types=resource_types_, count=self.default_count)
+    def parse(self, resource_types_: tuple[str, ...], params: list[tuple[str, str]],
+              base_url: str | None = None) -> SearchQuery:
+        query = SearchQuery(resource_types=resource_types_, count=self.default_count, base_url=base_url)
         for name, value in params:
             self._parse_one(query, name, value)
         return query
@@ -282,11 +297,17 @@ class SearchParser:
         base, _, modifier = name.partition(":")
         if base == "_count":
             query.count = self._int(name, value, 0, self.max_count)
+            query.used.append((name, str(query.count)))  # links carry the page size actually used
+            return
         elif base in ("_cursor", "_page"):
             query.cursor = value
             return  # never part of the self link's stable parameters
         elif base == "_sort":
             query.sort = [self._sort_key(query, name, k) for k in value.split(",") if k]
+        elif base == "_include" and value == "*":
+            # every reference parameter of the searched type(s)
+            query.includes.extend(Include(rt, None, None, modifier == "iterate")
+                                  for rt in query.resource_types if rt != "Resource")
         elif base == "_include" or base == "_revinclude":
             target = query.includes if base == "_include" else query.revincludes
             target.append(self._include(query, name, value, modifier == "iterate"))
@@ -305,7 +326,7 @@ class SearchParser:
         elif base in ("_format", "_pretty", "_type"):
             return
         elif base == "_has":
-            query.clauses.append(self._has(query.resource_types[0], name, value))
+            query.clauses.append(self._has(query.resource_types[0], name, value, query.base_url))
         else:
             clause = self._clause(query, name, value)
             if clause is None:
@@ -350,7 +371,7 @@ class SearchParser:
             raise _bad(name, f"{source}:{pieces[1]} is not a reference search parameter")
         return Include(source, sp, target, iterate)
 
-    def _has(self, current_type: str, name: str, value: str) -> HasClause:
+    def _has(self, current_type: str, name: str, value: str, base_url: str | None) -> HasClause:
         # _has:Source:refParam:rest  where rest is a parameter name, possibly another _has
         pieces = name.split(":", 3)
         if len(pieces) < 4:
@@ -364,14 +385,14 @@ class SearchParser:
         if ref.targets and current_type not in ref.targets:
             raise _bad(name, f"{source}.{ref_code} cannot refer to {current_type}")
         if rest.startswith("_has:"):
-            inner: Clause = self._has(source, rest, value)
+            inner: Clause = self._has(source, rest, value, base_url)
         else:
-            sub = SearchQuery(resource_types=(source,))
+            sub = SearchQuery(resource_types=(source,), base_url=base_url)
             inner_clause = self._clause(sub, rest, value)
             if inner_clause is None:
                 raise _bad(name, f"unknown search parameter {rest!r} on {source}")
             inner = inner_clause
-        return HasClause(source, ref, inner)
+        return HasClause(source, ref, inner, base_url)
 
     def _clause(self, query: SearchQuery, name: str, value: str) -> Clause | None:
         head, dot, chain_rest = name.partition(".")
@@ -380,10 +401,11 @@ class SearchParser:
         if sp is None:
             return None
         if dot:
-            return self._chain(sp, modifier, chain_rest, value, name)
-        return self._param_clause(sp, modifier or None, value, name)
+            return self._chain(sp, modifier, chain_rest, value, name, query.base_url)
+        return self._param_clause(sp, modifier or None, value, name, query.base_url)
 
-    def _chain(self, sp: SearchParam, modifier: str, rest: str, value: str, name: str) -> Clause:
+    def _chain(self, sp: SearchParam, modifier: str, rest: str, value: str, name: str,
+               base_url: str | None) -> Clause:
         if sp.type != "reference":
             raise _bad(name, f"{sp.code!r} is not a reference parameter and cannot be chained")
         if modifier:
@@ -398,14 +420,15 @@ class SearchParser:
             raise _bad(name, f"no target type of {sp.code!r} has a search parameter {inner_code!r}")
         inners = []
         for target in candidates:
-            sub = SearchQuery(resource_types=(target,))
+            sub = SearchQuery(resource_types=(target,), base_url=base_url)
             inner = self._clause(sub, rest, value)
             if inner is None:
                 raise _bad(name, f"unknown search parameter {rest!r} on {target}")
             inners.append((target, inner))
-        return ChainClause(sp, tuple(inners))
+        return ChainClause(sp, tuple(inners), base_url)
 
-    def _param_clause(self, sp: SearchParam, modifier: str | None, value: str, name: str) -> ParamClause:
+    def _param_clause(self, sp: SearchParam, modifier: str | None, value: str, name: str,
+                      base_url: str | None = None) -> ParamClause:
         if modifier == "missing":
             if value not in ("true", "false"):
                 raise _bad(name, "the :missing modifier takes true or false")
@@ -422,9 +445,9 @@ class SearchParser:
         if len(raw_values) > self.max_or_values:
             raise _bad(name, f"at most {self.max_or_values} comma-separated values are allowed")
         if sp.type == "composite":
-            values: tuple[Any, ...] = tuple(_parse_composite(sp, v, name) for v in raw_values)
+            values: tuple[Any, ...] = tuple(_parse_composite(sp, v, name, base_url) for v in raw_values)
         else:
-            values = tuple(parse_value(sp, sp.type, v, modifier, name) for v in raw_values if v != "")
+            values = tuple(parse_value(sp, sp.type, v, modifier, name, base_url) for v in raw_values if v != "")
         if not values:
             raise _bad(name, "empty value")
         if sp.type not in ORDERED_TYPES:

@@ -32,6 +32,9 @@ _RESOLVE_IS = re.compile(r"\.where\(resolve\(\) is (\w+)\)")
 _SIMPLE_PATH = re.compile(r"^[A-Za-z]+(\.[A-Za-z]+)+$")
 _AS_TYPE = re.compile(r"^\((?P<path>[A-Za-z.]+) as (?P<type>\w+)\)$")
 _OF_TYPE = re.compile(r"^(?P<path>[A-Za-z.]+)\.ofType\((?P<type>\w+)\)$")
+#: ``X.telecom.where(system='email')`` and ``X.relatedArtifact.where(type='composed-of').resource``
+_WHERE_EQ = re.compile(r"^(?P<path>[A-Za-z.]+)\.where\((?P<key>[A-Za-z]+) ?= ?'(?P<value>[^'\\]*)'\)"
+                       r"(?:\.(?P<rest>[A-Za-z.]+))?$")
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,11 @@ def _schema_steps(path: str, of_type: str | None = None) -> tuple[str, ...] | No
             return (*keys, "|".join(choices)) if choices else None
         ref = prop.get("$ref") or prop.get("items", {}).get("$ref")
         if not ref:
-            return None
+            # a primitive without a $ref (a code with a required binding is an ``enum``, a boolean a ``type``)
+            # can only be the last step
+            if not last or of_type is not None:
+                return None
+            return (*keys, step)
         keys.append(step)
         current = ref.rsplit("/", 1)[1]
     return tuple(keys) if of_type is None else None
@@ -132,11 +139,32 @@ def _walk(node: Any, steps: tuple[str, ...]) -> list[Any]:
 
 
 def _reference_type(node: Any) -> str | None:
-    ref = node.get("reference") if isinstance(node, dict) else node if isinstance(node, str) else None
-    if not isinstance(ref, str):
+    """The type a Reference (or canonical) points at, when it can be told without resolving it:
+    ``Type/id`` (relative or absolute, with or without ``_history``), else ``Reference.type``; a resource node
+    (``Bundle.entry[0].resource``) is its own type."""
+    if isinstance(node, dict):
+        if isinstance(node.get("resourceType"), str):
+            return str(node["resourceType"])
+        ref = node.get("reference")
+        if not isinstance(ref, str):
+            kind = node.get("type")
+            return kind if isinstance(kind, str) else None
+    elif isinstance(node, str):
+        ref = node
+    else:
         return None
-    segments = ref.split("/_history/")[0].split("/")
-    return segments[-2] if len(segments) >= 2 else None
+    segments = ref.split("|")[0].split("/_history/")[0].split("/")
+    if len(segments) >= 2 and segments[-2] in resource_types():
+        return segments[-2]
+    return node.get("type") if isinstance(node, dict) and isinstance(node.get("type"), str) else None
+
+
+def _contained_type(resource: Mapping[str, Any], local_id: str) -> str | None:
+    for inner in resource.get("contained") or []:
+        if isinstance(inner, dict) and inner.get("id") == local_id:
+            kind = inner.get("resourceType")
+            return kind if isinstance(kind, str) else None
+    return None
 
 
 def compile_expression(parts: Iterable[str]) -> Evaluator:
@@ -184,8 +212,34 @@ def _fast_steps(part: str) -> tuple[str, ...] | None:
     return None
 
 
+def _fast_where(part: str) -> Evaluator | None:
+    """``path.where(key='value')[.rest]`` on schema-known elements: walk, keep the items whose primitive ``key``
+    equals ``value``, walk on (``Patient.telecom.where(system='phone')``,
+    ``Library.relatedArtifact.where(type='depends-on').resource``)."""
+    match = _WHERE_EQ.match(_strip_parens(part))
+    if not match or "." not in match.group("path"):
+        return None
+    path, key, value, rest = match.group("path", "key", "value", "rest")
+    head = _schema_steps(path)
+    if head is None or not head or "|" in head[-1] or _schema_steps(f"{path}.{key}") is None:
+        return None
+    tail: tuple[str, ...] = ()
+    if rest:
+        full = _schema_steps(f"{path}.{rest}")
+        if full is None:
+            return None
+        tail = full[len(head):]
+
+    def run(resource: Mapping[str, Any]) -> list[Any]:
+        kept = [n for n in _walk(resource, head) if isinstance(n, dict) and n.get(key) == value]
+        return [x for n in kept for x in _walk(n, tail)] if tail else kept
+
+    return run
+
+
 def _compile_part(part: str, type_filter: str | None) -> Evaluator:
     fast = _fast_steps(part)
+    where = _fast_where(part) if fast is None else None
     if fast is not None:
         steps = fast
 
@@ -193,6 +247,8 @@ def _compile_part(part: str, type_filter: str | None) -> Evaluator:
             return _walk(resource, steps)
 
         base: Evaluator = walk
+    elif where is not None:
+        base = where
     else:
         fn = fhirpathpy.compile(part, fhirpath_models["r4"])
 
@@ -204,7 +260,16 @@ def _compile_part(part: str, type_filter: str | None) -> Evaluator:
         return base
 
     def filtered(resource: Mapping[str, Any]) -> list[Any]:
-        return [n for n in base(resource) if _reference_type(n) in (type_filter, None)]
+        # resolve() without a database: the type written in the reference, or the contained resource's type;
+        # a reference whose type cannot be told (urn:uuid, identifier only) is kept
+        out = []
+        for n in base(resource):
+            kind = _reference_type(n)
+            if kind is None and isinstance(n, dict) and str(n.get("reference", "")).startswith("#"):
+                kind = _contained_type(resource, n["reference"][1:])
+            if kind in (type_filter, None):
+                out.append(n)
+        return out
 
     return filtered
 
@@ -282,7 +347,12 @@ class Registry:
             if not bases.intersection(d.get("base", [])):
                 continue
             expression = d.get("expression") or ""
-            parts = [p for p in split_union(expression) if _root(p) in (rt, "Resource", "DomainResource")]
+            all_parts = split_union(expression)
+            parts = [p for p in all_parts if _root(p) in (rt, "Resource", "DomainResource")]
+            if not parts and rt in d.get("base", []) and all_parts and all(
+                    _root(p)[:1].islower() and not p.startswith("%") for p in all_parts):
+                # a few official expressions forget the type (InsurancePlan-name: ``name | alias``)
+                parts = [f"{rt}.{p}" for p in all_parts]
             code = d["code"]
             if d["type"] == "special" or (not parts and code not in COLUMN_PARAMS):
                 continue

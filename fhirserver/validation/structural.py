@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -103,7 +104,7 @@ def _model_issues(rt: str, resource: dict[str, Any]) -> list[Issue]:
     return []
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown element"
@@ -133,8 +134,12 @@ def _properties(definition: str) -> dict[str, tuple[frozenset[str] | None, str |
         enum = item.get("enum")
         ref = item.get("$ref", "")
         target = ref.rsplit("/", 1)[-1] if ref else None
-        if target in primitive or target == "ResourceList" or target in ("Extension", "Element"):
-            target = None
+        if target in primitive or target in ("Extension", "Element"):
+            target = None  # "ResourceList" is kept: a nested resource (contained, Bundle.entry.resource …)
+        if enum and "4.0.0" in enum and "3.0.1" in enum:
+            # erratum: the official R4 fhir.schema.json lists FHIRVersion codes up to 4.0.0 only, while the
+            # 4.0.1 value set (https://hl7.org/fhir/R4/valueset-FHIR-version.html) also has 4.0.1
+            enum = [*enum, "4.0.1"]
         out[name] = (frozenset(enum) if enum else None, target)
     return out
 
@@ -144,10 +149,6 @@ def _walk_bindings(definition: str, node: dict[str, Any], path: str, issues: lis
     for key, value in node.items():
         spec = props.get(key)
         if spec is None:
-            if key in ("contained",) and isinstance(value, list):
-                for i, inner in enumerate(value):
-                    if isinstance(inner, dict) and isinstance(inner.get("resourceType"), str):
-                        _walk_bindings(inner["resourceType"], inner, f"{path}.contained[{i}]", issues)
             continue
         enum, target = spec
         values = value if isinstance(value, list) else [value]
@@ -157,10 +158,10 @@ def _walk_bindings(definition: str, node: dict[str, Any], path: str, issues: lis
                 allowed = ", ".join(sorted(enum)[:12])
                 issues.append(Issue(f"value {v!r} is not in the required value set ({allowed})", code="code-invalid",
                                     expression=(where,)))
+            elif target == "ResourceList":
+                # a nested resource (contained, Bundle.entry.resource, Parameters.parameter.resource …)
+                inner_type = v.get("resourceType") if isinstance(v, dict) else None
+                if isinstance(inner_type, str) and inner_type in resource_types():
+                    _walk_bindings(inner_type, v, where, issues)
             elif target and isinstance(v, dict):
                 _walk_bindings(target, v, where, issues)
-    if definition == "Bundle":
-        for i, entry in enumerate(node.get("entry") or []):
-            inner = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(inner, dict) and isinstance(inner.get("resourceType"), str):
-                _walk_bindings(inner["resourceType"], inner, f"Bundle.entry[{i}].resource", issues)

@@ -7,6 +7,8 @@ The patient, every resource of its compartment (from the compartment index) and 
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from fhirserver.errors import Invalid
 from fhirserver.fhir.definitions import patient_compartment
 from fhirserver.interactions.common import check_type
@@ -14,7 +16,25 @@ from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.read import current
 from fhirserver.interactions.search import build_query, searchset
 from fhirserver.search.parse import Include
+from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
+from fhirserver.storage.sql.schema import idx_compartment
+
+
+def _other_patients_data(session: SqlSession, patient_id: str, included: list[StoredResource]) -> set[int]:
+    """rids of referenced resources that belong to other patients' compartments and not to this one.
+
+    A reference from the record (``Patient.link``, ``Observation.hasMember`` …) may point into another
+    resident's record; following it would leak that record, so such resources are left out.
+    """
+    if not included:
+        return set()
+    members: dict[int, set[str]] = {}
+    rows = session.conn.execute(select(idx_compartment.c.rid, idx_compartment.c.comp_id).where(
+        idx_compartment.c.comp_type == "Patient", idx_compartment.c.rid.in_([r.rid for r in included])))
+    for rid, comp_id in rows:
+        members.setdefault(rid, set()).add(comp_id)
+    return {rid for rid, ids in members.items() if patient_id not in ids}
 
 
 def everything(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
@@ -43,5 +63,7 @@ def everything(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespo
     page_types = {m.res_type for m in page.matches}
     query.includes = [Include(t, None, None, False) for t in sorted(page_types)]
     page.includes, page.warnings = session._includes(query, page.matches) if page.matches else ([], [])
+    foreign = _other_patients_data(session, patient_id, page.includes)
+    page.includes = [r for r in page.includes if r.rid not in foreign]
     bundle = searchset(req, ctx, query, page, f"Patient/{patient_id}/$everything")
     return FhirResponse(200, bundle)

@@ -92,6 +92,22 @@ def date_condition(low: Any, high: Any, v: RangeValue) -> ColumnElement[bool]:
     return table[v.prefix]()
 
 
+def instant_condition(t: Any, v: RangeValue) -> ColumnElement[bool]:
+    """A point in time ``t`` (``_lastUpdated``) against the half-open search range [v.low, v.high)."""
+    table: dict[str, Callable[[], ColumnElement[bool]]] = {
+        "eq": lambda: and_(t >= v.low, t < v.high),
+        "ne": lambda: or_(t < v.low, t >= v.high),
+        "gt": lambda: t >= v.high,
+        "lt": lambda: t < v.low,
+        "ge": lambda: t >= v.low,
+        "le": lambda: t < v.high,
+        "sa": lambda: t >= v.high,
+        "eb": lambda: t < v.low,
+        "ap": lambda: and_(t >= v.low, t < v.high),
+    }
+    return table[v.prefix]()
+
+
 def number_condition(low: Any, high: Any, v: RangeValue) -> ColumnElement[bool]:
     """Stored values are points (low = high) or Ranges; ``eq`` uses the search value's implicit precision."""
     eq = and_(low >= v.low, high < v.high)
@@ -118,6 +134,17 @@ def quantity_condition(cols: Any, v: RangeValue) -> ColumnElement[bool]:
     return and_(*parts)
 
 
+def local_target(url: Any, base_url: str | None) -> ColumnElement[bool]:
+    """A stored reference (its ``url`` column) points at this server: relative, or absolute under ``base_url``.
+
+    Index rows of ``https://elsewhere/fhir/Patient/1`` carry target Patient/1 too; they must not be taken for
+    the local Patient/1. Without a known base every reference counts as local.
+    """
+    if not base_url:
+        return true()
+    return or_(url.is_(None), not_(url.like("%://%")), prefix_match(url, base_url.rstrip("/") + "/"))
+
+
 def reference_condition(cols: Any, sp: SearchParam, value: Any, modifier: str | None) -> ColumnElement[bool]:
     if modifier == "identifier":
         assert isinstance(value, TokenValue)
@@ -128,6 +155,8 @@ def reference_condition(cols: Any, sp: SearchParam, value: Any, modifier: str | 
         url = value.url or ""
         return or_(cols.url == url, prefix_match(cols.url, url + "|"))
     parts: list[ColumnElement[bool]] = [cols.target_id == value.id]
+    if value.base_url:
+        parts.append(local_target(cols.url, value.base_url))
     if value.type is not None:
         parts.append(cols.target_type == value.type)
     if value.version is not None:
@@ -175,8 +204,9 @@ def _column_clause(r: Alias | Any, clause: ParamClause) -> ColumnElement[bool]:
     if clause.missing is not None:
         return false() if clause.missing else true()
     if code == "_id":
-        return r.c.res_id.in_([v.code for v in clause.values if isinstance(v, TokenValue)])
-    conds = [date_condition(r.c.last_updated, r.c.last_updated, v) for v in clause.values]
+        matching = r.c.res_id.in_([v.code for v in clause.values if isinstance(v, TokenValue)])
+        return not_(matching) if clause.modifier == "not" else matching
+    conds = [instant_condition(r.c.last_updated, v) for v in clause.values]
     return or_(*conds)
 
 
@@ -222,6 +252,7 @@ def compile_clause(r: Any, rt: str, clause: Clause) -> ColumnElement[bool]:
             targets = select(t.c.res_id).where(t.c.res_type == target, t.c.deleted == false(),
                                                compile_clause(t, target, inner))
             options.append(and_(ref.c.target_type == target, ref.c.target_id.in_(targets)))
+        options = [and_(or_(*options), local_target(ref.c.url, clause.base_url))]
         return r.c.rid.in_(_rids(ref, rt, clause.param.code, or_(*options)))  # type: ignore[no-any-return]
     if isinstance(clause, HasClause):
         s = resource.alias()
@@ -232,6 +263,7 @@ def compile_clause(r: Any, rt: str, clause: Clause) -> ColumnElement[bool]:
             idx_reference.c.param == clause.param.code,
             idx_reference.c.target_type == rt,
             idx_reference.c.rid.in_(sources),
+            local_target(idx_reference.c.url, clause.base_url),
         )
         return r.c.res_id.in_(targets)  # type: ignore[no-any-return]
     sp = clause.param

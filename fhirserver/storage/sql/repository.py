@@ -35,11 +35,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fhirserver.errors import Invalid, TooCostly
 from fhirserver.search.extract import extract
-from fhirserver.search.parse import Include, SearchQuery
+from fhirserver.search.parse import Include, SearchQuery, SortKey
 from fhirserver.search.registry import Registry
 from fhirserver.search.values import instant_text, now_utc
 from fhirserver.storage.base import HistoryPage, Page, StoredResource
-from fhirserver.storage.sql.query import compile_clause, sort_expression
+from fhirserver.storage.sql.query import compile_clause, local_target, sort_expression
 from fhirserver.storage.sql.schema import (
     INDEX_TABLES,
     idx_compartment,
@@ -59,17 +59,38 @@ def _encode_cursor(direction: str, keys: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, n_keys: int, date_keys: set[int]) -> tuple[str, list[Any]]:
+def _key_kind(key: SortKey) -> str:
+    """How a sort key's values travel in a cursor: ``date`` (ISO text), ``number`` or ``string``."""
+    if key.code == "_lastUpdated" or (key.param is not None and key.param.type == "date"):
+        return "date"
+    if key.param is not None and key.param.type in ("number", "quantity"):
+        return "number"
+    return "string"
+
+
+def _decode_cursor(cursor: str, kinds: list[str]) -> tuple[str, list[Any]]:
+    """Direction and key values of a cursor, every value checked against its sort key (a forged or stale
+    cursor gives 400, never a database error)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         keys = list(data["k"])
-        if len(keys) != n_keys + 1 or data["d"] not in ("n", "p"):
+        if len(keys) != len(kinds) + 1 or data["d"] not in ("n", "p"):
             raise ValueError
-        for i in date_keys:
-            keys[i] = datetime.fromisoformat(keys[i])
+        for i, kind in enumerate([*kinds, "rid"]):
+            value = keys[i]
+            if kind == "date":
+                keys[i] = datetime.fromisoformat(value)
+            elif kind == "number":
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ValueError
+            elif kind == "rid":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError
+            elif not isinstance(value, str):
+                raise ValueError
         return str(data["d"]), keys
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise Invalid("invalid or expired paging cursor (_cursor); restart the search from its first page") from exc
 
 
@@ -258,12 +279,10 @@ class SqlSession:
         keys = [(k, sort_expression(r, rt, k.code, k.param, k.descending)) for k in query.sort]
         exprs = [e for _, e in keys] + [r.c.rid]
         descs = [k.descending for k, _ in keys] + [False]
-        date_keys = {i for i, (k, _) in enumerate(keys)
-                     if k.code == "_lastUpdated" or (k.param is not None and k.param.type == "date")}
         stmt = select(r, *[e.label(f"k{i}") for i, e in enumerate(exprs[:-1])]).where(self._where(r, query))
         direction = "n"
         if query.cursor:
-            direction, values = _decode_cursor(query.cursor, len(keys), date_keys)
+            direction, values = _decode_cursor(query.cursor, [_key_kind(k) for k, _ in keys])
             stmt = stmt.where(self._after(exprs, descs, values, backwards=direction == "p"))
         reverse = direction == "p"
         order = [(e.asc() if d == reverse else e.desc()) for e, d in zip(exprs, descs, strict=True)]
@@ -315,10 +334,10 @@ class SqlSession:
             found: list[StoredResource] = []
             for inc in query.includes:
                 if not iterate_only or inc.iterate:
-                    found.extend(self._forward(inc, frontier))
+                    found.extend(self._forward(inc, frontier, query.base_url))
             for inc in query.revincludes:
                 if not iterate_only or inc.iterate:
-                    found.extend(self._reverse(inc, frontier))
+                    found.extend(self._reverse(inc, frontier, query.base_url))
             fresh = []
             for res in found:
                 key = (res.res_type, res.res_id)
@@ -339,14 +358,15 @@ class SqlSession:
                 warnings.append(f"_include:iterate stopped at depth {self.repo.max_include_depth}")
         return included, warnings
 
-    def _forward(self, inc: Include, frontier: list[StoredResource]) -> list[StoredResource]:
+    def _forward(self, inc: Include, frontier: list[StoredResource], base_url: str | None) -> list[StoredResource]:
         self.flush()
         rids = [m.rid for m in frontier if m.res_type == inc.source_type]
         if not rids:
             return []
         ref = idx_reference
         stmt = select(ref.c.target_type, ref.c.target_id).where(
-            ref.c.rid.in_(rids), ref.c.target_id.is_not(None), ref.c.target_type.is_not(None))
+            ref.c.rid.in_(rids), ref.c.target_id.is_not(None), ref.c.target_type.is_not(None),
+            local_target(ref.c.url, base_url))
         stmt = stmt.where(ref.c.param == inc.param.code) if inc.param else stmt.where(
             ref.c.res_type == inc.source_type)
         if inc.target_type:
@@ -354,7 +374,7 @@ class SqlSession:
         pairs = {(t, i) for t, i in self.conn.execute(stmt.distinct())}
         return self.read_many(pairs)
 
-    def _reverse(self, inc: Include, frontier: list[StoredResource]) -> list[StoredResource]:
+    def _reverse(self, inc: Include, frontier: list[StoredResource], base_url: str | None) -> list[StoredResource]:
         self.flush()
         pairs = [(m.res_type, m.res_id) for m in frontier]
         if inc.target_type:
@@ -364,7 +384,8 @@ class SqlSession:
         ref = idx_reference
         s = resource.alias("s")
         sources = select(ref.c.rid).where(ref.c.res_type == inc.source_type,
-                                          tuple_(ref.c.target_type, ref.c.target_id).in_(pairs))
+                                          tuple_(ref.c.target_type, ref.c.target_id).in_(pairs),
+                                          local_target(ref.c.url, base_url))
         if inc.param:
             sources = sources.where(ref.c.param == inc.param.code)
         rows = self.conn.execute(select(s).where(s.c.rid.in_(sources), s.c.deleted == false()).order_by(s.c.rid))
