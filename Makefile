@@ -28,7 +28,7 @@ run: install
 
 ## install the test dependencies and run the whole suite (PostgreSQL too when DUI_TEST_DATABASE_URL is set)
 test: install-test
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: install-test
 	$(BIN)/ruff check fhirserver mappings portals tests

@@ -180,11 +180,11 @@ def _rows_for(sp: SearchParam, nodes: list[Any]) -> Iterator[tuple[str, dict[str
             for low, high in date_values(node):
                 yield "date", {"low": low, "high": high}
         elif kind == "number":
-            for low, high in number_values(node):
-                yield "number", {"low": low, "high": high}
+            for nlow, nhigh in number_values(node):
+                yield "number", {"low": nlow, "high": nhigh}
         elif kind == "quantity":
-            for system, code, low, high in quantity_values(node):
-                yield "quantity", {"system": _clip(system), "code": _clip(code), "low": low, "high": high}
+            for system, code, qlow, qhigh in quantity_values(node):
+                yield "quantity", {"system": _clip(system), "code": _clip(code), "low": qlow, "high": qhigh}
         elif kind == "reference":
             for row in reference_values(node, sp.targets):
                 yield "reference", row
@@ -237,11 +237,11 @@ def extract(registry: Registry, resource: Mapping[str, Any]) -> Rows:
             if not nodes:
                 continue
             if sp.type == "composite":
-                found = [{"param": sp.code, **row} for row in composite_rows(sp, resource, nodes)]
-                rows["composite"].extend(found)
+                groups = [{"param": sp.code, **row} for row in composite_rows(sp, resource, nodes)]
+                rows["composite"].extend(groups)
                 continue
             seen: set[tuple[Any, ...]] = set()
-            found = []
+            found: list[tuple[str, dict[str, Any]]] = []
             for table, row in _rows_for(sp, nodes):
                 key = (table, *row.values())
                 if key not in seen:

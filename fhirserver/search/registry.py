@@ -3,6 +3,20 @@
 Source: the official R4 bundle (https://hl7.org/fhir/R4/searchparameter-registry.html), plus any extra
 SearchParameter bundles in ``config/search_parameters/``. Each parameter's FHIRPath expression is split per
 resource type and compiled once. Dispatch downstream is on the parameter *type* only.
+
+Evaluation: dotted paths known to the JSON schema (choice elements, ``as`` / ``ofType``, codes with a required
+binding, ``path.where(key='value')[.rest]``) are walked directly, identically to fhirpathpy on every official
+example; the rest goes through fhirpathpy (``Bundle.entry[0].resource``, ``Patient.deceased.exists() and …``,
+``(Observation.value.ofType(CodeableConcept)).text``, ``%resource`` composite components).
+Known limits of the official R4 expressions (every other one evaluates on all the R4 examples):
+
+- ``Location.near`` is type *special* (geographic distance): not compiled;
+- ``_text``, ``_content``, ``_query`` have no expression: not compiled;
+- ``DeviceDefinition.classification`` (``DeviceDefinition.classification.type``) names an element R4 does not
+  have (it is R5's): it never indexes anything;
+- ``InsurancePlan.name`` is ``name | alias`` without the type: read as ``InsurancePlan.name | InsurancePlan.alias``;
+- ``Bundle.composition`` / ``Bundle.message`` return a resource, indexed as a reference to it when its type is
+  the parameter's target (see :func:`fhirserver.search.extract.reference_values`).
 """
 
 from __future__ import annotations
