@@ -38,11 +38,18 @@ def _apply_list(ctx: Context, session: SqlSession, query: SearchQuery) -> None:
     """``_list=id``: only the items of List/id, rewritten to an ``_id`` clause (https://hl7.org/fhir/R4/search.html#list)."""
     stored = session.read("List", query.list_id or "")
     items = (stored.content or {}).get("entry", []) if stored and not stored.deleted else []
+    base = (query.base_url or "").rstrip("/")
     ids = []
     for entry in items:
+        if entry.get("deleted") is True:
+            continue  # struck out of the list
         ref = (entry.get("item") or {}).get("reference", "")
-        rtype, _, rid = ref.rpartition("/")
-        if rtype.split("/")[-1] in query.resource_types and rid:
+        if "://" in ref:
+            if base and not ref.startswith(base + "/"):
+                continue  # an item on another server, not one of ours
+            ref = "/".join(ref.split("/_history/")[0].split("/")[-2:])
+        rtype, _, rid = ref.partition("/_history/")[0].rpartition("/")
+        if rtype in query.resource_types and rid:
             ids.append(rid)
     sp = ctx.registry.get(query.resource_types[0], "_id")
     assert sp is not None

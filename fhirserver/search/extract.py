@@ -257,7 +257,10 @@ def extract(registry: Registry, resource: Mapping[str, Any]) -> Rows:
         compartments.add(resource["id"])
     link_params = set(patient_compartment().get(rt, ()))
     for row in rows.get("reference", []):
-        if row["param"] in link_params and row.get("target_type") == "Patient" and row.get("target_id"):
+        # only relative references make a resource part of a local Patient's compartment: an absolute URL
+        # (https://elsewhere/fhir/Patient/1) names another server's patient, never ours
+        if (row["param"] in link_params and row.get("target_type") == "Patient" and row.get("target_id")
+                and "://" not in (row.get("url") or "")):
             compartments.add(row["target_id"])
     rows["compartment"] = [{"comp_type": "Patient", "comp_id": c} for c in sorted(compartments)]
     return dict(rows)

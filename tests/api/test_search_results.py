@@ -435,6 +435,17 @@ def test_list(fhir, residents):
     assert ids(fhir, f"Patient?_list={lst['id']}&gender=male") == {residents["noel"]}
 
 
+def test_list_item_forms(fhir, residents):
+    """``_list`` takes versioned and absolute local items, and skips struck-out and foreign items."""
+    lst = fhir.create({"resourceType": "List", "status": "current", "mode": "working", "entry": [
+        {"item": {"reference": f"Patient/{residents['helene']}/_history/1"}},
+        {"item": {"reference": f"http://localhost/fhir/Patient/{residents['noel']}"}},
+        {"item": {"reference": f"https://ailleurs.example.org/fhir/Patient/{residents['zoe']}"}},
+        {"item": {"reference": f"Patient/{residents['agathe']}"}, "deleted": True},
+    ]})
+    assert ids(fhir, f"Patient?_list={lst['id']}") == {residents["helene"], residents["noel"]}
+
+
 def test_list_unknown_gives_nothing(fhir, residents):
     """``_list`` naming no List gives an empty result, not everything."""
     assert ids(fhir, "Patient?_list=inconnue") == set()

@@ -372,3 +372,15 @@ def test_every_official_parameter_compiles() -> None:
             if sp is None or (sp.evaluate is None and d["code"] not in ("_id", "_lastUpdated")):
                 missing.append(f"{base}.{d['code']}")
     assert missing == ["Location.near"]  # type special: https://hl7.org/fhir/R4/location.html#positional
+
+
+def test_absolute_reference_to_another_server_does_not_join_the_local_compartment():
+    """An Observation about https://elsewhere/fhir/Patient/p1 is not in the local Patient/p1 compartment."""
+    from fhirserver.search.extract import extract
+    from fhirserver.search.registry import default_registry
+
+    obs = {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "Poids"},
+           "subject": {"reference": "https://elsewhere.example/fhir/Patient/p1"}}
+    assert extract(default_registry(), obs)["compartment"] == []
+    local = {**obs, "subject": {"reference": "Patient/p1"}}
+    assert extract(default_registry(), local)["compartment"] == [{"comp_type": "Patient", "comp_id": "p1"}]
