@@ -19,3 +19,12 @@ def test_string_search_is_accent_and_case_insensitive(fhir):
     helene = fhir.create({"resourceType": "Patient", "name": [{"family": "Durand", "given": ["Hélène"]}]})
     fhir.create({"resourceType": "Patient", "name": [{"family": "Martin", "given": ["Marie"]}]})
     assert fhir.ids("Patient?name=HELENE") == {helene["id"]}
+
+
+def test_stored_json_keeps_resource_type_first_and_definition_order(fhir):
+    """What comes back is in FHIR's element order on every database (PostgreSQL JSONB reorders keys)."""
+    created = fhir.create({"resourceType": "Patient", "gender": "female", "birthDate": "1938-04-12",
+                           "name": [{"given": ["Cécile"], "family": "Roux"}]})
+    body = fhir.get(f"Patient/{created['id']}").get_json()
+    assert list(body) == ["resourceType", "id", "meta", "name", "gender", "birthDate"]
+    assert list(body["name"][0]) == ["family", "given"]

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fhirserver.errors import Invalid, TooCostly
+from fhirserver.fhir.order import canonical
 from fhirserver.search.extract import extract
 from fhirserver.search.parse import Include, SearchQuery, SortKey
 from fhirserver.search.registry import Registry
@@ -95,8 +96,11 @@ def _decode_cursor(cursor: str, kinds: list[str]) -> tuple[str, list[Any]]:
 
 
 def _row_to_stored(row: Any) -> StoredResource:
+    content = row.content
+    if content and next(iter(content)) != "resourceType":
+        content = canonical(content)  # PostgreSQL JSONB does not keep key order
     return StoredResource(rid=row.rid, res_type=row.res_type, res_id=row.res_id, version_id=row.version_id,
-                          last_updated=row.last_updated, deleted=bool(row.deleted), content=row.content,
+                          last_updated=row.last_updated, deleted=bool(row.deleted), content=content,
                           method=getattr(row, "method", ""))
 
 
@@ -170,8 +174,7 @@ class SqlSession:
         meta["versionId"] = str(version)
         meta["lastUpdated"] = instant_text(when)
         out["meta"] = meta
-        # keep resourceType first, id second: the usual FHIR JSON layout
-        return {"resourceType": out.pop("resourceType"), "id": out.pop("id"), "meta": out.pop("meta"), **out}
+        return canonical(out)  # resourceType, id, meta, then the elements in definition order
 
     def _now(self) -> datetime:
         now = now_utc()
