@@ -55,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         upgrade(make_engine(settings.database_url))  # once, before the workers start
 
-    class App(BaseApplication):  # type: ignore[misc]
+    class App(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
             self.cfg.set("workers", args.workers or settings.workers)

@@ -49,26 +49,69 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [i.to_json() for i in issues]}
 
 
-def _category(name: str, status: int, code: str) -> type[FhirError]:
-    def init(self: FhirError, message: str, issues: list[Issue] | None = None,
-             headers: dict[str, str] | None = None) -> None:
-        FhirError.__init__(self, message, list(issues or []), status, code, dict(headers or {}))
+class _Category(FhirError):
+    """A category fixes the HTTP status and the IssueType code; subclasses only set the two class attributes."""
 
-    return type(name, (FhirError,), {"__init__": init, "__doc__": f"HTTP {status}, issue code {code!r}."})
+    STATUS = 400
+    CODE = "invalid"
+
+    def __init__(self, message: str, issues: list[Issue] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        FhirError.__init__(self, message, list(issues or []), self.STATUS, self.CODE, dict(headers or {}))
 
 
 # The table: category -> HTTP status + IssueType code.
-Invalid = _category("Invalid", 400, "invalid")
-NotSupported = _category("NotSupported", 400, "not-supported")
-Unauthorized = _category("Unauthorized", 401, "login")
-Forbidden = _category("Forbidden", 403, "forbidden")
-NotFound = _category("NotFound", 404, "not-found")
-MethodNotAllowed = _category("MethodNotAllowed", 405, "not-supported")
-NotAcceptable = _category("NotAcceptable", 406, "not-supported")
-Conflict = _category("Conflict", 409, "conflict")
-Gone = _category("Gone", 410, "deleted")
-PreconditionFailed = _category("PreconditionFailed", 412, "conflict")
-UnsupportedMediaType = _category("UnsupportedMediaType", 415, "not-supported")
-Unprocessable = _category("Unprocessable", 422, "processing")
-TooCostly = _category("TooCostly", 400, "too-costly")
-MultipleMatches = _category("MultipleMatches", 412, "multiple-matches")
+class Invalid(_Category):
+    STATUS, CODE = 400, "invalid"
+
+
+class NotSupported(_Category):
+    STATUS, CODE = 400, "not-supported"
+
+
+class Unauthorized(_Category):
+    STATUS, CODE = 401, "login"
+
+
+class Forbidden(_Category):
+    STATUS, CODE = 403, "forbidden"
+
+
+class NotFound(_Category):
+    STATUS, CODE = 404, "not-found"
+
+
+class MethodNotAllowed(_Category):
+    STATUS, CODE = 405, "not-supported"
+
+
+class NotAcceptable(_Category):
+    STATUS, CODE = 406, "not-supported"
+
+
+class Conflict(_Category):
+    STATUS, CODE = 409, "conflict"
+
+
+class Gone(_Category):
+    STATUS, CODE = 410, "deleted"
+
+
+class PreconditionFailed(_Category):
+    STATUS, CODE = 412, "conflict"
+
+
+class UnsupportedMediaType(_Category):
+    STATUS, CODE = 415, "not-supported"
+
+
+class Unprocessable(_Category):
+    STATUS, CODE = 422, "processing"
+
+
+class TooCostly(_Category):
+    STATUS, CODE = 400, "too-costly"
+
+
+class MultipleMatches(_Category):
+    STATUS, CODE = 412, "multiple-matches"

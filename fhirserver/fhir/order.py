@@ -7,13 +7,13 @@ Unknown keys keep their relative order after the known ones.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fhirserver.fhir.definitions import json_schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def _layout(definition: str) -> tuple[dict[str, int], dict[str, str]]:
     """(key -> rank, key -> definition of its complex value) for one schema definition."""
     props = json_schema()["definitions"].get(definition, {}).get("properties", {})

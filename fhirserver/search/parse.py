@@ -204,10 +204,10 @@ def parse_value(sp: SearchParam, kind: str, raw: str, modifier: str | None, name
         if modifier == "text":
             return TextValue(normalize_string(unescape(raw)))
         if "|" in raw.replace("\\|", ""):
-            system, code = (unescape(x) for x in split_escaped(raw, "|")[:2])
-            if system == "":
-                return TokenValue(None, code or None, no_system=True)
-            return TokenValue(system, code or None)
+            token_system, token_code = (unescape(x) for x in split_escaped(raw, "|")[:2])
+            if token_system == "":
+                return TokenValue(None, token_code or None, no_system=True)
+            return TokenValue(token_system, token_code or None)
         return TokenValue(None, unescape(raw))
     if kind == "string":
         text = unescape(raw)
@@ -225,7 +225,8 @@ def parse_value(sp: SearchParam, kind: str, raw: str, modifier: str | None, name
         return RangeValue(prefix, low, high)
     if kind in ("number", "quantity"):
         prefix, text = _split_prefix(raw)
-        system = code = None
+        system: str | None = None
+        code: str | None = None
         if kind == "quantity":
             pieces = [unescape(x) for x in split_escaped(text, "|")]
             text = pieces[0]
@@ -234,13 +235,13 @@ def parse_value(sp: SearchParam, kind: str, raw: str, modifier: str | None, name
             elif len(pieces) != 1:
                 raise _bad(name, f"{raw!r} is not a valid quantity (expected [prefix]number[|system|code])")
         try:
-            value, low, high = number_range(text)
+            value, nlow, nhigh = number_range(text)
         except ValueError as exc:
             raise _bad(name, f"{raw!r} is not a valid number") from exc
         if prefix == "ap":
             spread = abs(value) * Decimal("0.1")
-            low, high = value - spread, value + spread
-        return RangeValue(prefix, float(low), float(high), float(value), system, code)
+            nlow, nhigh = value - spread, value + spread
+        return RangeValue(prefix, float(nlow), float(nhigh), float(value), system, code)
     if kind == "reference":
         if modifier == "identifier":
             return parse_value(sp, "token", raw, None, name)

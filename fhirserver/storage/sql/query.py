@@ -61,7 +61,7 @@ def token_condition(cols: Any, value: Any) -> ColumnElement[bool]:
 
 def string_condition(cols: Any, value: TextValue, modifier: str | None) -> ColumnElement[bool]:
     if modifier == "exact":
-        return cols.exact == value.text  # type: ignore[no-any-return]
+        return cols.exact == value.text
     if modifier == "contains":
         return contains_match(cols.value, value.text)
     return prefix_match(cols.value, value.text)
@@ -71,8 +71,8 @@ def uri_condition(cols: Any, value: TextValue, modifier: str | None) -> ColumnEl
     if modifier == "below":
         return prefix_match(cols.value, value.text)
     if modifier == "above":
-        return literal(value.text).like(cols.value + "%")  # type: ignore[no-any-return]
-    return cols.value == value.text  # type: ignore[no-any-return]
+        return literal(value.text).like(cols.value + "%")
+    return cols.value == value.text
 
 
 def date_condition(low: Any, high: Any, v: RangeValue) -> ColumnElement[bool]:
@@ -168,7 +168,7 @@ def reference_condition(cols: Any, sp: SearchParam, value: Any, modifier: str | 
 
 def _type_is(column: Any, rt: str) -> ColumnElement[bool]:
     """``rt`` "Resource" stands for any type (system-level search on the common parameters)."""
-    return true() if rt == "Resource" else column == rt  # type: ignore[no-any-return]
+    return true() if rt == "Resource" else column == rt
 
 
 def _rids(table: FromClause, rt: str, code: str, condition: ColumnElement[bool]) -> Select[Any]:
@@ -238,7 +238,7 @@ def _component_condition(c: Any, kind: str, value: Any) -> ColumnElement[bool]:
                                url=c.c.code)
         return reference_condition(cols, SearchParam("", "reference", "", "", ""), value, None)
     if kind == "uri":
-        return c.c.code == value.text  # type: ignore[no-any-return]
+        return c.c.code == value.text
     raise NotSupported(f"composite component type {kind!r} is not supported")
 
 
@@ -253,7 +253,7 @@ def compile_clause(r: Any, rt: str, clause: Clause) -> ColumnElement[bool]:
                                                compile_clause(t, target, inner))
             options.append(and_(ref.c.target_type == target, ref.c.target_id.in_(targets)))
         options = [and_(or_(*options), local_target(ref.c.url, clause.base_url))]
-        return r.c.rid.in_(_rids(ref, rt, clause.param.code, or_(*options)))  # type: ignore[no-any-return]
+        return r.c.rid.in_(_rids(ref, rt, clause.param.code, or_(*options)))
     if isinstance(clause, HasClause):
         s = resource.alias()
         sources = select(s.c.rid).where(s.c.res_type == clause.source_type, s.c.deleted == false(),
@@ -265,7 +265,7 @@ def compile_clause(r: Any, rt: str, clause: Clause) -> ColumnElement[bool]:
             idx_reference.c.rid.in_(sources),
             local_target(idx_reference.c.url, clause.base_url),
         )
-        return r.c.res_id.in_(targets)  # type: ignore[no-any-return]
+        return r.c.res_id.in_(targets)
     sp = clause.param
     if sp.code in ("_id", "_lastUpdated"):
         return _column_clause(r, clause)
@@ -273,16 +273,16 @@ def compile_clause(r: Any, rt: str, clause: Clause) -> ColumnElement[bool]:
         table = idx_composite
         if clause.missing is not None:
             present = r.c.rid.in_(select(table.c.rid).where(_type_is(table.c.res_type, rt), table.c.param == sp.code))
-            return not_(present) if clause.missing else present  # type: ignore[no-any-return]
+            return not_(present) if clause.missing else present
         return or_(*[r.c.rid.in_(_composite_condition(sp, rt, v)) for v in clause.values])
     table = INDEX_TABLES[sp.type]
     if clause.missing is not None:
         present = r.c.rid.in_(select(table.c.rid).where(_type_is(table.c.res_type, rt), table.c.param == sp.code))
-        return not_(present) if clause.missing else present  # type: ignore[no-any-return]
+        return not_(present) if clause.missing else present
     if clause.modifier == "not":
         matching = _rids(table, rt, sp.code, _values_condition(sp, table.c, clause))
-        return not_(r.c.rid.in_(matching))  # type: ignore[no-any-return]
-    return r.c.rid.in_(_rids(table, rt, sp.code, _values_condition(sp, table.c, clause)))  # type: ignore[no-any-return]
+        return not_(r.c.rid.in_(matching))
+    return r.c.rid.in_(_rids(table, rt, sp.code, _values_condition(sp, table.c, clause)))
 
 
 # --- sorting -------------------------------------------------------------------------------------
@@ -301,6 +301,7 @@ def sort_expression(r: Any, rt: str, code: str, sp: SearchParam | None, descendi
     assert sp is not None
     table = INDEX_TABLES[sp.type]
     agg = func.max if descending else func.min
+    missing: Any
     if sp.type in ("date",):
         col, missing = (table.c.high, MIN_DT) if descending else (table.c.low, MAX_DT)
     elif sp.type in ("number", "quantity"):

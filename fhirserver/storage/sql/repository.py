@@ -289,7 +289,7 @@ class SqlSession:
             stmt = stmt.where(self._after(exprs, descs, values, backwards=direction == "p"))
         reverse = direction == "p"
         order = [(e.asc() if d == reverse else e.desc()) for e, d in zip(exprs, descs, strict=True)]
-        rows = self.conn.execute(stmt.order_by(*order).limit(query.count + 1)).fetchall()
+        rows = list(self.conn.execute(stmt.order_by(*order).limit(query.count + 1)).fetchall())
         more = len(rows) > query.count
         rows = rows[:query.count]
         if reverse:

@@ -12,6 +12,8 @@ Design (the README's architecture section explains it at length):
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -68,8 +70,8 @@ resource_history = Table(
 )
 
 
-def _index_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...]) -> Table:
-    cols = [
+def _index_table(name: str, *columns: Column[Any], indexes: tuple[tuple[str, ...], ...]) -> Table:
+    cols: list[Column[Any]] = [
         Column("rid", RID, ForeignKey("resource.rid", ondelete="CASCADE"), nullable=False),
         Column("res_type", Small, nullable=False),
         Column("param", Small, nullable=False),
