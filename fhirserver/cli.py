@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fhirserver.settings import Settings, SettingsError, load_settings
+from fhirserver.storage.sql.db import analyze
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -133,7 +134,9 @@ def _submit(ctx: Any, resource: dict[str, Any]) -> tuple[int, str]:
 
 def cmd_load(args: argparse.Namespace) -> int:
     with _context(_settings(args)) as ctx:
-        return _load_files(ctx, args.files)
+        code = _load_files(ctx, args.files)
+        analyze(ctx.repo.engine)
+        return code
 
 
 def _load_files(ctx: Any, files: list[str]) -> int:
@@ -163,6 +166,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bundle = build_demo_bundle()
     with _context(_settings(args)) as ctx:
         status, detail = _submit(ctx, bundle)
+        analyze(ctx.repo.engine)
     if status >= 400:
         print(f"demo data could not be loaded: HTTP {status} {detail}", file=sys.stderr)
         return 1
@@ -268,10 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.set_defaults(func=cmd_reindex)
 
     bench = sub.add_parser("bench", help="measure throughput against an in-run baseline (see BENCHMARKS.md)")
-    bench.add_argument("--resources", type=int, default=100_000)
-    bench.add_argument("--duration", type=float, default=10.0)
-    bench.add_argument("--databases", default="sqlite,postgresql")
-    bench.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/dui_bench")
+    bench.add_argument("--resources", type=int, default=100_000, help="data set size (whole Bundles of 100)")
+    bench.add_argument("--duration", type=float, default=10.0, help="seconds per timed scenario")
+    bench.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    bench.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/dui_bench",
+                       help="PostgreSQL URL; its database is DROPPED and recreated")
     bench.add_argument("--output", default=None, help="write the results as JSON to this file")
     bench.add_argument("--workers", type=int, default=2, help="gunicorn workers, server and baseline alike")
     bench.add_argument("--server-threads", type=int, default=4, help="gthread threads per worker (as dui serve)")

@@ -200,6 +200,10 @@ def _run_database(kind: str, cfg: BenchConfig, workdir: Path) -> dict[str, Any]:
         results["ingest"] = ingest
         _log(f"{kind}: ingest {ingest.rps:,.0f} resources/s ({ingest.extra['resources_loaded']:,} in "
              f"{ingest.elapsed_s:.1f} s, {ingest.errors} failed Bundles)")
+        if kind == "sqlite":  # the WAL grows while writers never leave it idle long enough to checkpoint
+            for suffix in ("", "-wal"):
+                f = workdir / f"bench.sqlite3{suffix}"
+                ingest.extra[f"sqlite_file{suffix or '_main'}_mb"] = round(f.stat().st_size / 2**20, 1) if f.exists() else 0
         if ingest.first_error:
             _log(f"{kind}: first ingest error: {ingest.first_error}")
         loaded = [(b * data.PATIENTS_PER_BUNDLE + k, pid) for b in sorted(ids) for k, pid in enumerate(ids[b])

@@ -20,7 +20,16 @@ from fhirserver.validation.structural import validate_resource
 
 
 def criteria_query(ctx: Context, resource_type: str, criteria: str) -> SearchQuery:
-    """Parse conditional criteria (``identifier=x&birthdate=…``); unknown parameters are an error here."""
+    """Parse conditional criteria (``identifier=x&birthdate=…``); unknown parameters are an error here.
+
+    Clients often send the criteria as a relative search URL (``Patient?identifier=x``): the type prefix is
+    accepted when it names the resource type being written.
+    """
+    head, sep, tail = criteria.partition("?")
+    if sep and "=" not in head and "&" not in head:
+        if head.strip("/") not in ("", resource_type):
+            raise Invalid(f"conditional criteria {criteria!r} name another type than {resource_type}")
+        criteria = tail
     params = parse_qsl(criteria.lstrip("?"), keep_blank_values=True)
     if not params:
         raise Invalid("conditional criteria are empty")

@@ -96,7 +96,7 @@ def handle(req: FhirRequest, ctx: Context) -> FhirResponse:
     try:
         handler, writes = route(req)
         if handler is capabilities.capabilities:
-            return handler(req, ctx, None)  # type: ignore[arg-type]
+            return handler(req, ctx, None)
         if handler is _bundle():
             from fhirserver.interactions import transaction
 

@@ -198,10 +198,21 @@ def test_xml_with_doctype_is_refused(fhir, client):
     assert fhir.search("Patient") == []
 
 
+NARRATIVE = ('<Patient xmlns="http://hl7.org/fhir"><text><status value="generated"/>'
+             '<div xmlns="http://www.w3.org/1999/xhtml">{}</div></text></Patient>')
+
+
+def entity_bomb(levels: int) -> str:
+    """A DTD whose entity ``lol<levels>`` expands to 3 * 10**levels characters."""
+    entities = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels + 1))
+    return f'<?xml version="1.0"?>\n<!DOCTYPE Patient [<!ENTITY lol0 "lol">{entities}]>\n' + \
+        NARRATIVE.format(f"&lol{levels};")
+
+
 def test_xml_external_entity_is_refused(fhir, client):
-    """An XXE payload reading /etc/passwd is refused and the file content never appears."""
+    """An XXE payload reading /etc/passwd into the narrative is refused; the file content never appears."""
     body = ('<?xml version="1.0"?>\n<!DOCTYPE Patient [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
-            '<Patient xmlns="http://hl7.org/fhir"><name><family value="&xxe;"/></name></Patient>')
+            + NARRATIVE.format("&xxe;"))
     resp = post_xml(client, "Patient", body)
     assert resp.status_code == 400
     assert "root:" not in resp.get_data(as_text=True)
@@ -209,13 +220,18 @@ def test_xml_external_entity_is_refused(fhir, client):
 
 
 def test_xml_billion_laughs_is_refused(fhir, client):
-    """An entity-expansion bomb is refused quickly with 400 and nothing is stored."""
-    entities = "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
-    body = (f'<?xml version="1.0"?>\n<!DOCTYPE Patient [<!ENTITY lol0 "lol">{entities}]>\n'
-            '<Patient xmlns="http://hl7.org/fhir"><name><family value="&lol9;"/></name></Patient>')
-    resp = post_xml(client, "Patient", body)
+    """A billion-laughs bomb (10**9 expansions) is refused quickly with 400 and nothing is stored."""
+    resp = post_xml(client, "Patient", entity_bomb(9))
     assert resp.status_code == 400
     assert len(resp.get_data()) < 10_000
+    assert fhir.search("Patient") == []
+
+
+def test_xml_small_entity_expansion_is_refused(fhir, client):
+    """Even a modest internal-entity expansion (30 kB, under libxml2's own limits) is refused: no DTD at all."""
+    resp = post_xml(client, "Patient", entity_bomb(4))
+    assert resp.status_code == 400
+    assert "lollol" not in resp.get_data(as_text=True)
     assert fhir.search("Patient") == []
 
 

@@ -554,3 +554,16 @@ def test_conditional_update_without_criteria_is_400(fhir):
     resp = fhir.put("Patient", resident())
     assert resp.status_code == 400
     assert fhir.search("Patient") == []
+
+
+def test_conditional_create_accepts_criteria_written_as_a_relative_search_url(fhir):
+    """If-None-Exist: Patient?identifier=… (with the type prefix many clients send) finds the existing one."""
+    existing = fhir.create(resident(dossier="R-2024-020"))
+    resp = fhir.post("Patient", resident(dossier="R-2024-020"),
+                     headers={"If-None-Exist": f"Patient?identifier={DOSSIER}|R-2024-020"})
+    assert resp.status_code == 200
+    assert resp.get_json()["id"] == existing["id"]
+    wrong = fhir.post("Patient", resident(dossier="R-2024-021"),
+                      headers={"If-None-Exist": f"Observation?identifier={DOSSIER}|R-2024-021"})
+    assert wrong.status_code == 400
+    assert len(fhir.search("Patient")) == 1

@@ -278,8 +278,9 @@ def test_everything_of_deleted_patient_is_410(fhir):
 
 def test_everything_on_other_type_is_404(fhir):
     """$everything is offered on Patient only."""
-    org = fhir.create({"resourceType": "Organization", "name": "EHPAD Les Tilleuls"})
-    assert fhir.get(f"Organization/{org['id']}/$everything").status_code == 404
+    fhir.put("Organization/tilleuls", {"resourceType": "Organization", "id": "tilleuls", "name": "EHPAD Les Tilleuls"})
+    fhir.put("Patient/tilleuls", resident(id="tilleuls"))
+    assert fhir.get("Organization/tilleuls/$everything").status_code == 404
 
 
 # --- $meta, $meta-add, $meta-delete ----------------------------------------------------------------

@@ -419,8 +419,8 @@ def test_empty_transaction_succeeds(fhir):
 
 
 def test_bundle_of_other_type_is_refused(fhir):
-    """POST of a collection Bundle to the base URL is refused with 400."""
-    resp = run(fhir, bundle("collection", {"resource": resident()}))
+    """POST of a collection Bundle to the base URL is refused with 400, even if its entries carry requests."""
+    resp = run(fhir, bundle("collection", post(urn(), resident())))
     assert resp.status_code == 400
     assert count(fhir, "Patient") == 0
 

@@ -47,20 +47,20 @@ def meta(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
         ctx.policy.check(req, "read", rt)
         stored = current(session, rt, segs[1])
         return FhirResponse(200, _meta_out((stored.content or {}).get("meta", {})))
-    rt = check_type(segs[0]) if len(segs) == 2 else None
-    ctx.policy.check(req, "search-type" if rt else "search-system", rt)
+    only_type = check_type(segs[0]) if len(segs) == 2 else None
+    ctx.policy.check(req, "search-type" if only_type else "search-system", only_type)
     session.flush()
     tags: list[dict[str, Any]] = []
     security: list[dict[str, Any]] = []
     for code, bucket in (("_tag", tags), ("_security", security)):
         stmt = select(idx_token.c.system, idx_token.c.code).where(idx_token.c.param == code).distinct()
-        if rt:
-            stmt = stmt.where(idx_token.c.res_type == rt)
+        if only_type:
+            stmt = stmt.where(idx_token.c.res_type == only_type)
         bucket.extend({"system": s, "code": c} if s else {"code": c} for s, c in session.conn.execute(stmt))
-    stmt = select(idx_uri.c.value).where(idx_uri.c.param == "_profile").distinct()
-    if rt:
-        stmt = stmt.where(idx_uri.c.res_type == rt)
-    profiles = sorted(v for (v,) in session.conn.execute(stmt))
+    profile_stmt = select(idx_uri.c.value).where(idx_uri.c.param == "_profile").distinct()
+    if only_type:
+        profile_stmt = profile_stmt.where(idx_uri.c.res_type == only_type)
+    profiles = sorted(v for (v,) in session.conn.execute(profile_stmt))
     return FhirResponse(200, _meta_out({"tag": tags, "security": security, "profile": profiles}))
 
 

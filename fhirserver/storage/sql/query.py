@@ -77,7 +77,8 @@ def uri_condition(cols: Any, value: TextValue, modifier: str | None) -> ColumnEl
 
 def date_condition(low: Any, high: Any, v: RangeValue) -> ColumnElement[bool]:
     """Target range [low, high) against search range [v.low, v.high) — https://hl7.org/fhir/R4/search.html#prefix."""
-    eq = and_(low >= v.low, high <= v.high)
+    # ``low < v.high`` follows from the other two (low < high), but bounds the B-tree range on (low, high)
+    eq = and_(low >= v.low, low < v.high, high <= v.high)
     table: dict[str, Callable[[], ColumnElement[bool]]] = {
         "eq": lambda: eq,
         "ne": lambda: not_(eq),
