@@ -88,3 +88,31 @@ def test_statement_count_with_next_page_and_total(fhir, app, care_home):
     counted, body = page(fhir, app, 3, "&_total=accurate")
     assert body["total"] == 12
     assert counted == base + 1
+
+
+def test_sqlite_search_walks_matching_rids_not_the_whole_type(fhir, app, is_postgres):
+    """On SQLite, a token search is driven by the index rows (primary-key lookups), not by a scan of the type."""
+    import pytest
+    from sqlalchemy import event
+
+    if is_postgres:
+        pytest.skip("SQLite query plan")
+    fhir.create({"resourceType": "Observation", "status": "final",
+                 "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]}})
+    engine = app.config["DUI_CONTEXT"].repo.engine
+    statements: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "idx_token" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert len(fhir.search("Observation?code=http://loinc.org|29463-7")) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    statement, parameters = statements[0]
+    with engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+    assert any("INTEGER PRIMARY KEY" in step for step in plan), plan
+    assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan

@@ -24,6 +24,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -36,8 +37,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from fhirserver.errors import Invalid, TooCostly
 from fhirserver.fhir.order import canonical
 from fhirserver.search.extract import extract
-from fhirserver.search.parse import Include, SearchQuery, SortKey
-from fhirserver.search.registry import Registry
+from fhirserver.search.parse import ChainClause, Include, ParamClause, SearchQuery, SortKey
+from fhirserver.search.registry import COLUMN_PARAMS, Registry
 from fhirserver.search.values import instant_text, now_utc
 from fhirserver.storage.base import HistoryPage, Page, StoredResource
 from fhirserver.storage.sql.query import compile_clause, local_target, sort_expression
@@ -242,9 +243,15 @@ class SqlSession:
 
     # --- search ---------------------------------------------------------------------------------
     def _where(self, r: Any, query: SearchQuery) -> Any:
+        type_column: Any = r.c.res_type
+        if not self.is_pg and _drives_from_index(query):
+            # SQLite without statistics prefers the (res_type, …) index and then scans every resource of the type;
+            # the unary "+" (SQLite's documented way to disqualify an index) makes it walk the matching rids
+            # through the primary key instead, in rid order, stopping at the page size (18x faster at 10k rows)
+            type_column = literal_column(f"+{r.name}.res_type")
         per_type = []
         for rt in query.resource_types:
-            conds = [] if rt == "Resource" else [r.c.res_type == rt]
+            conds = [] if rt == "Resource" else [type_column == rt]
             conds.extend(compile_clause(r, rt, c) for c in query.clauses)
             per_type.append(and_(true(), *conds))
         where = [r.c.deleted == false(), or_(*per_type)]
@@ -468,6 +475,19 @@ class SqlRepository:
             items = [_row_to_stored(r) for r in rows]
             last = items[-1].rid
             yield items
+
+
+def _drives_from_index(query: SearchQuery) -> bool:
+    """True when some clause restricts ``rid`` positively through an index table (a good driving set)."""
+    if query.compartment is not None:
+        return True
+    for clause in query.clauses:
+        if isinstance(clause, ChainClause):
+            return True
+        if (isinstance(clause, ParamClause) and clause.param.code not in COLUMN_PARAMS
+                and clause.modifier != "not" and clause.missing is not True):
+            return True
+    return False
 
 
 def _retryable(exc: Exception) -> bool:
