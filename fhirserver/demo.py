@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from fhirserver.identity.keys import luhn_check_digit, luhn_is_valid, nir_key
+
 Resource = dict[str, Any]
 
 __all__ = ["build_demo_bundle", "luhn_is_valid", "nir_key", "REFERENCE_DATE"]
@@ -102,42 +104,8 @@ _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://fhir.dui-demo.fr/demo-
 # ----------------------------------------------------------------------------------------------------------
 # Check keys
 # ----------------------------------------------------------------------------------------------------------
-def _luhn_digit(payload: str) -> int:
-    """Return the Luhn check digit to append to the digit string ``payload``."""
-    if not payload.isdigit():
-        raise ValueError(f"Luhn payload must be digits only: {payload!r}")
-    total = 0
-    # Walking from the right, the first payload digit is the one that gets doubled.
-    for position, char in enumerate(reversed(payload)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10
-
-
-def luhn_is_valid(number: str) -> bool:
-    """True when ``number`` (digits only, check digit last) passes the Luhn check (RPPS, FINESS, SIREN...)."""
-    if len(number) < 2 or not number.isascii() or not number.isdigit():
-        return False
-    return _luhn_digit(number[:-1]) == int(number[-1])
-
-
-def nir_key(nir13: str) -> int:
-    """Key (1..97) of a 13-character NIR: 97 - (NIR mod 97), with Corsica ``2A``/``2B`` read as 19/18."""
-    value = nir13.strip().upper()
-    if len(value) != 13:
-        raise ValueError(f"a NIR without key has 13 characters, got {len(value)}")
-    department = value[5:7]
-    if department == "2A":
-        value = value[:5] + "19" + value[7:]
-    elif department == "2B":
-        value = value[:5] + "18" + value[7:]
-    if not value.isascii() or not value.isdigit():
-        raise ValueError(f"invalid NIR characters: {nir13!r}")
-    return 97 - int(value) % 97
+# The check keys come from fhirserver.identity.keys (one implementation for the whole project).
+_luhn_digit = luhn_check_digit
 
 
 # ----------------------------------------------------------------------------------------------------------

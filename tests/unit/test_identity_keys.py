@@ -70,12 +70,10 @@ def test_luhn_check_digit_and_validity() -> None:
         luhn_check_digit("12a")
 
 
-def test_luhn_agrees_with_the_demo_generator_on_random_numbers() -> None:
+def test_luhn_accepts_about_one_random_number_in_ten() -> None:
     rng = random.Random(4242)
     samples = ["".join(rng.choice("0123456789") for _ in range(rng.randint(2, 15))) for _ in range(2000)]
     samples += ["", "1", "12a", "٣٤٥", "00"]
-    for number in samples:
-        assert luhn_is_valid(number) is demo.luhn_is_valid(number), number
     valid = [n for n in samples if luhn_is_valid(n)]
     assert 100 < len(valid) < 400  # about one in ten random numbers passes
 
@@ -146,7 +144,7 @@ def test_valid_nirs_are_split_into_their_parts(value: str, parts: tuple[Any, ...
         nir.birthplace_code,
     ) == parts
     assert nir.born_abroad is (parts[8] == "abroad")
-    assert nir_key(value[:13]) == nir.key == demo.nir_key(value[:13])
+    assert nir_key(value[:13]) == nir.key
 
 
 def test_nir_is_normalised_spaces_and_lower_case() -> None:
@@ -177,12 +175,11 @@ def test_nir_key_examples_and_corsica_rule() -> None:
         assert _error(nir_key, bad).problem == problem, bad
 
 
-def test_nir_key_agrees_with_the_demo_generator_on_random_values() -> None:
+def test_nir_key_is_in_range_and_makes_valid_nirs_on_random_values() -> None:
     rng = random.Random(97)
     for _ in range(2000):
         department = rng.choice(["2A", "2B", "99", "97", f"{rng.randint(1, 95):02d}"])
         body = f"{rng.randint(1, 2)}{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}{department}{rng.randint(0, 999999):06d}"
-        assert nir_key(body) == demo.nir_key(body), body
         assert 1 <= nir_key(body) <= 97
         check_nir(f"{body}{nir_key(body):02d}")
 
@@ -490,9 +487,9 @@ def test_demo_identifiers_pass_the_checks(demo_bundle: dict[str, Any]) -> None:
         for identifier in resource.get("identifier", []):
             system, value = identifier["system"], identifier["value"]
             if system == "https://finess.esante.gouv.fr":
-                assert check_finess(value).key_verified and demo.luhn_is_valid(value)
+                assert check_finess(value).key_verified
             elif system == "https://rpps.esante.gouv.fr":
-                assert check_rpps(value).value == value and demo.luhn_is_valid(value)
+                assert check_rpps(value).value == value
             elif system == "urn:oid:1.2.250.1.71.4.2.1":
                 assert check_idnps(value).kind == "RPPS"
             elif system == "urn:oid:1.2.250.1.71.4.2.2":
@@ -513,7 +510,7 @@ def test_demo_nirs_agree_with_the_patient_traits(demo_bundle: dict[str, Any]) ->
         if not nirs:
             continue
         nir = check_nir(nirs[0])
-        assert nir.key == demo.nir_key(nir.value[:13]) == nir_key(nir.value[:13])
+        assert int(nir.value[13:]) == nir.key == nir_key(nir.value[:13])
         assert nir.sex == patient["gender"]
         assert nir.birth_year == patient["birthDate"][2:4]
         assert nir.birth_month_number == int(patient["birthDate"][5:7])
