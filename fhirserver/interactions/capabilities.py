@@ -12,7 +12,6 @@ from fhirserver.fhir.definitions import resource_types
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.search.parse import MODIFIERS
 from fhirserver.search.registry import Registry
-from fhirserver.storage.sql.repository import SqlSession
 
 VERSION = "0.1.0"
 INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
@@ -89,5 +88,5 @@ def capability_statement(ctx: Context, base_url: str) -> dict[str, Any]:
     }
 
 
-def capabilities(req: FhirRequest, ctx: Context, session: SqlSession | None) -> FhirResponse:
+def capabilities(req: FhirRequest, ctx: Context) -> FhirResponse:
     return FhirResponse(200, capability_statement(ctx, req.base_url))

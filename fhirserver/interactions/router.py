@@ -8,6 +8,7 @@ Routes: https://hl7.org/fhir/R4/http.html#summary.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from fhirserver.errors import FhirError, MethodNotAllowed, NotFound
 from fhirserver.interactions import (
@@ -26,6 +27,8 @@ from fhirserver.interactions.operations import everything, meta, validate
 from fhirserver.storage.sql.repository import SqlSession
 
 Handler = Callable[[FhirRequest, Context, SqlSession], FhirResponse]
+#: handlers that open their own database transactions (or need none): the base POST and capabilities
+Standalone = Callable[[FhirRequest, Context], FhirResponse]
 
 OPERATIONS: dict[tuple[str, int], dict[str, Handler]] = {
     # (scope, number of path segments) -> operation name -> handler
@@ -37,19 +40,19 @@ OPERATIONS: dict[tuple[str, int], dict[str, Handler]] = {
 READ_ONLY_OPERATIONS = {"$validate", "$meta", "$everything"}
 
 
-def route(req: FhirRequest) -> tuple[Handler, bool]:
-    """The handler for a request and whether it writes."""
+def route(req: FhirRequest) -> tuple[Handler | Standalone, bool | None]:
+    """The handler for a request and whether it writes (None: a standalone handler, called without a session)."""
     from fhirserver.interactions import transaction
 
     segs, method = req.segments, req.method
     n = len(segs)
     if n == 0:
         if method == "POST":
-            return transaction.bundle, True  # type: ignore[return-value]
+            return transaction.bundle, None
         if method == "GET":
             return search.search_system, False
     elif n == 1 and segs[0] == "metadata" and method == "GET":
-        return capabilities.capabilities, False
+        return capabilities.capabilities, None
     elif n == 1 and segs[0] == "_history" and method == "GET":
         return history.history, False
     elif n == 1 and segs[0] == "_search" and method == "POST":
@@ -87,26 +90,20 @@ def route(req: FhirRequest) -> tuple[Handler, bool]:
 
 
 def dispatch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
-    handler, _ = route(req)
-    return handler(req, ctx, session)
+    """Run a request inside an existing session (a transaction entry)."""
+    handler, writes = route(req)
+    if writes is None:
+        return cast(Standalone, handler)(req, ctx)
+    return cast(Handler, handler)(req, ctx, session)
 
 
 def handle(req: FhirRequest, ctx: Context) -> FhirResponse:
-    """Run one request; every FhirError becomes an OperationOutcome response here."""
+    """Run one request in its own database transaction; every FhirError becomes an OperationOutcome here."""
     try:
         handler, writes = route(req)
-        if handler is capabilities.capabilities:
-            return handler(req, ctx, None)
-        if handler is _bundle():
-            from fhirserver.interactions import transaction
-
-            return transaction.bundle(req, ctx)
-        return ctx.repo.run(lambda session: handler(req, ctx, session), write=writes)
+        if writes is None:
+            return cast(Standalone, handler)(req, ctx)
+        session_handler = cast(Handler, handler)
+        return ctx.repo.run(lambda session: session_handler(req, ctx, session), write=writes)
     except FhirError as exc:
         return outcome_response(exc)
-
-
-def _bundle() -> object:
-    from fhirserver.interactions import transaction
-
-    return transaction.bundle

@@ -44,6 +44,10 @@ def _entry_request(req: FhirRequest, entry: dict[str, Any], index: int) -> FhirR
     if url.startswith(req.base_url + "/"):
         url = url[len(req.base_url) + 1:]
     parts = urlsplit(url)
+    if method == "POST" and not parts.path.strip("/"):
+        raise Invalid(f"Bundle.entry[{index}]: a batch or transaction cannot contain another batch or transaction",
+                      [Issue("a batch or transaction cannot contain another batch or transaction",
+                             expression=(f"Bundle.entry[{index}].request.url",))])
     headers = {}
     for field, header in (("ifMatch", "if-match"), ("ifNoneExist", "if-none-exist"),
                           ("ifNoneMatch", "if-none-match"), ("ifModifiedSince", "if-modified-since")):
@@ -96,17 +100,17 @@ def bundle(req: FhirRequest, ctx: Context) -> FhirResponse:
 
 
 def _batch(req: FhirRequest, ctx: Context, entries: list[Any]) -> FhirResponse:
-    from fhirserver.interactions.router import route
+    from fhirserver.interactions.router import handle
 
     include = (req.prefer("return") or "representation") != "minimal"
     out = []
     for i, entry in enumerate(entries):
         try:
             sub = _entry_request(req, entry if isinstance(entry, dict) else {}, i)
-            handler, writes = route(sub)
-            resp = ctx.repo.run(lambda session, h=handler, s=sub: h(s, ctx, session), write=writes)  # type: ignore[misc]
         except FhirError as exc:
             resp = outcome_response(exc)
+        else:
+            resp = handle(sub, ctx)  # each entry in its own database transaction
         out.append(_entry_response(resp, include))
     return FhirResponse(200, {"resourceType": "Bundle", "type": "batch-response", "entry": out})
 

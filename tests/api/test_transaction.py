@@ -490,3 +490,19 @@ def test_batch_conditional_create(fhir):
     assert entries[0]["response"]["status"].startswith("201")
     assert entries[1]["response"]["status"].startswith("200")
     assert count(fhir, f"Patient?identifier={DOSSIER}|R-2024-153") == 1
+
+
+def test_nested_bundle_entry_is_refused_in_a_transaction_and_in_a_batch(fhir):
+    """A batch or transaction inside another one is refused with an OperationOutcome, and nothing is written."""
+    inner = {"resourceType": "Bundle", "type": "batch", "entry": []}
+    entries = [{"resource": {"resourceType": "Patient", "name": [{"family": "Imbriqué"}]},
+                "request": {"method": "POST", "url": "Patient"}},
+               {"resource": inner, "request": {"method": "POST", "url": "/"}}]
+    resp = fhir.post("", {"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    assert resp.status_code == 400
+    assert "cannot contain another" in resp.get_json()["issue"][0]["diagnostics"]
+    assert fhir.search("Patient?name=imbrique") == []
+    batch = fhir.post("", {"resourceType": "Bundle", "type": "batch", "entry": entries})
+    assert batch.status_code == 200
+    statuses = [e["response"]["status"] for e in batch.get_json()["entry"]]
+    assert statuses[0].startswith("201") and statuses[1].startswith("400")
