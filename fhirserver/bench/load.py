@@ -243,6 +243,38 @@ def _timed_process(port: int, scenario: Scenario, threads: int, duration: float,
              "cpu": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)})
 
 
+@dataclass
+class _WorkerRun:
+    parts: list[dict[str, Any]]  # what each worker process reported
+    start_at: float  # the common start instant (time.monotonic) of every worker
+    machine_busy: float
+    cores: dict[str, float]
+
+
+def _run_workers(target: Callable[..., None], worker_args: list[tuple[Any, ...]], *, ready_timeout: float,
+                 collect_timeout: float, probe: Callable[[], dict[str, float]] | None) -> _WorkerRun:
+    """Fork one process per ``worker_args`` (each gets ``ready, go, start_at, out`` appended), start them all at
+    one instant, collect what they report, and measure the machine's and the probe's CPU meanwhile."""
+    ctx = mp.get_context("fork")
+    ready = ctx.Barrier(len(worker_args) + 1)
+    go = ctx.Event()
+    start_at = ctx.Value("d", 0.0)
+    out: Any = ctx.Queue()
+    procs = [ctx.Process(target=target, daemon=True, args=(*args, ready, go, start_at, out)) for args in worker_args]
+    for p in procs:
+        p.start()
+    _wait_ready(ready, procs, ready_timeout)
+    start_at.value = time.monotonic() + 0.2
+    go.set()
+    time.sleep(0.2)
+    busy0, cpu0, w0 = _cpu_times(), probe() if probe else {}, time.monotonic()
+    parts = _collect(out, procs, collect_timeout)
+    busy1, cpu1, w1 = _cpu_times(), probe() if probe else {}, time.monotonic()
+    for p in procs:
+        p.join(timeout=30)
+    return _WorkerRun(parts, float(start_at.value), _busy_share(busy0, busy1), _cores(cpu0, cpu1, w1 - w0))
+
+
 def run_timed(port: int, scenario: Scenario, *, duration: float, processes: int, threads: int,
               seed: int = 1, probe: Callable[[], dict[str, float]] | None = None) -> Result:
     """Drive ``scenario`` against 127.0.0.1:``port`` for ``duration`` seconds with processes x threads clients.
@@ -250,40 +282,23 @@ def run_timed(port: int, scenario: Scenario, *, duration: float, processes: int,
     ``probe`` (optional) returns cumulative CPU seconds by name (``{"server": s, "db": s}``); the deltas are
     reported in ``extra`` as ``<name>_cores``.
     """
-    ctx = mp.get_context("fork")
-    ready = ctx.Barrier(processes + 1)
-    go = ctx.Event()
-    start_at = ctx.Value("d", 0.0)
-    out: Any = ctx.Queue()
-    procs = [ctx.Process(target=_timed_process, daemon=True,
-                         args=(port, scenario, threads, duration, seed, p, ready, go, start_at, out))
-             for p in range(processes)]
-    for p in procs:
-        p.start()
-    _wait_ready(ready, procs, 120)
-    start_at.value = time.monotonic() + 0.2
-    go.set()
-    time.sleep(0.2)
-    busy0, cpu0, w0 = _cpu_times(), probe() if probe else {}, time.monotonic()
-    parts = _collect(out, procs, duration + CONNECT_TIMEOUT + 60)
-    busy1, cpu1, w1 = _cpu_times(), probe() if probe else {}, time.monotonic()
-    for p in procs:
-        p.join(timeout=30)
+    run = _run_workers(_timed_process, [(port, scenario, threads, duration, seed, p) for p in range(processes)],
+                       ready_timeout=120, collect_timeout=duration + CONNECT_TIMEOUT + 60, probe=probe)
+    parts, start_at = run.parts, run.start_at
     latencies = sorted(x for part in parts for x in part["latencies"])
     statuses: dict[str, int] = {}
     for part in parts:
         for k, v in part["statuses"].items():
             statuses[k] = statuses.get(k, 0) + v
     errors = sum(int(part["errors"]) for part in parts)
-    elapsed = max(max(float(part["last_end"]) for part in parts) - start_at.value, 1e-9)
+    elapsed = max(max(float(part["last_end"]) for part in parts) - start_at, 1e-9)
     ok = sum(v for k, v in statuses.items() if int(k) < 400)
     first = next((part["first_error"] for part in parts if part["first_error"]), None)
     return Result(name=scenario.name, requests=ok + errors, errors=errors, elapsed_s=round(elapsed, 3),
                   rps=ok / elapsed, p50_ms=percentile(latencies, 0.50) * 1000,
                   p95_ms=percentile(latencies, 0.95) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
                   statuses=statuses, client_cores=sum(float(part["cpu"]) for part in parts) / elapsed,
-                  machine_busy=_busy_share(busy0, busy1), first_error=first,
-                  extra=_cores(cpu0, cpu1, w1 - w0))
+                  machine_busy=run.machine_busy, first_error=first, extra=run.cores)
 
 
 # --- ingest ---------------------------------------------------------------------------------------
@@ -376,26 +391,13 @@ def run_ingest(port: int, bundles: int, make: Callable[[int], bytes], *, clients
     """
     processes = max(1, min(processes, clients, bundles))
     per_proc = [clients // processes + (1 if p < clients % processes else 0) for p in range(processes)]
-    ctx = mp.get_context("fork")
-    ready = ctx.Barrier(processes + 1)
-    go = ctx.Event()
-    start_at = ctx.Value("d", 0.0)
-    out: Any = ctx.Queue()
-    procs = [ctx.Process(target=_ingest_process, daemon=True,
-                         args=(port, list(range(p, bundles, processes)), make, per_proc[p], patients_per_bundle,
-                               deadline_s, ready, go, start_at, out))
-             for p in range(processes)]
-    for p in procs:
-        p.start()
-    _wait_ready(ready, procs, 600)  # building 1,000 Bundles takes a few seconds per process
-    start_at.value = time.monotonic() + 0.2
-    go.set()
-    time.sleep(0.2)
-    busy0, cpu0, w0 = _cpu_times(), probe() if probe else {}, time.monotonic()
-    parts = _collect(out, procs, deadline_s + CONNECT_TIMEOUT + 120)
-    busy1, cpu1, w1 = _cpu_times(), probe() if probe else {}, time.monotonic()
-    for p in procs:
-        p.join(timeout=30)
+    run = _run_workers(
+        _ingest_process,
+        [(port, list(range(p, bundles, processes)), make, per_proc[p], patients_per_bundle, deadline_s)
+         for p in range(processes)],
+        ready_timeout=600,  # building 1,000 Bundles takes a few seconds per process
+        collect_timeout=deadline_s + CONNECT_TIMEOUT + 120, probe=probe)
+    parts, start_at = run.parts, run.start_at
     latencies = sorted(x for part in parts for x in part["latencies"])
     ids: dict[int, list[str | None]] = {}
     statuses: dict[str, int] = {}
@@ -406,14 +408,14 @@ def run_ingest(port: int, bundles: int, make: Callable[[int], bytes], *, clients
     ok = sum(int(part["ok"]) for part in parts)
     failed = sum(int(part["failed"]) for part in parts)
     left = sum(int(part["left"]) for part in parts)
-    elapsed = max(max(float(part["last_end"]) for part in parts) - start_at.value, 1e-9)
+    elapsed = max(max(float(part["last_end"]) for part in parts) - start_at, 1e-9)
     first = next((part["first_error"] for part in parts if part["first_error"]), None)
     result = Result(name="transaction ingest", requests=ok + failed, errors=failed + left, elapsed_s=round(elapsed, 3),
                     rps=ok * resources_per_bundle / elapsed, p50_ms=percentile(latencies, 0.50) * 1000,
                     p95_ms=percentile(latencies, 0.95) * 1000, p99_ms=percentile(latencies, 0.99) * 1000,
                     statuses=statuses, client_cores=sum(float(part["cpu"]) for part in parts) / elapsed,
-                    machine_busy=_busy_share(busy0, busy1), first_error=first,
+                    machine_busy=run.machine_busy, first_error=first,
                     extra={"bundles_ok": ok, "bundles_failed": failed, "bundles_not_sent": left,
                            "resources_loaded": ok * resources_per_bundle, "clients": clients})
-    result.extra.update(_cores(cpu0, cpu1, w1 - w0))
+    result.extra.update(run.cores)
     return result, ids
