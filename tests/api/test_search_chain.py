@@ -7,28 +7,12 @@ their residents, a doctor, observations, a diagnostic report, encounters and car
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
+from tests.api.search_helpers import bundle, enc, ids
+
 LOINC = "http://loinc.org"
-
-
-def enc(query: str) -> str:
-    """Percent-encode the values of ``Type?a=b&c=d`` as a client would."""
-    path, _, qs = query.partition("?")
-    pairs = [p.partition("=") for p in qs.split("&") if p]
-    return path + ("?" + urlencode([(k, v) for k, _, v in pairs]) if pairs else "")
-
-
-def ids(fhir: Any, query: str) -> set[str]:
-    return fhir.ids(enc(query))  # type: ignore[no-any-return]
-
-
-def bundle(fhir: Any, query: str) -> dict[str, Any]:
-    resp = fhir.get(enc(query))
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resp.get_json()  # type: ignore[no-any-return]
 
 
 def by_mode(body: dict[str, Any], mode: str) -> list[str]:

@@ -9,14 +9,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.api.search_helpers import enc
+
 STRICT = {"Prefer": "handling=strict"}
-
-
-def enc(query: str) -> str:
-    """Percent-encode the values of ``Type?a=b&c=d`` as a client would."""
-    path, _, qs = query.partition("?")
-    pairs = [p.partition("=") for p in qs.split("&") if p]
-    return path + ("?" + urlencode([(k, v) for k, _, v in pairs]) if pairs else "")
 
 
 @pytest.fixture()

@@ -13,25 +13,10 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
+from tests.api.search_helpers import bundle, ids
+
 FORM = "application/x-www-form-urlencoded"
 SUBSETTED = "SUBSETTED"
-
-
-def enc(query: str) -> str:
-    """Percent-encode the values of ``Type?a=b&c=d`` as a client would."""
-    path, _, qs = query.partition("?")
-    pairs = [p.partition("=") for p in qs.split("&") if p]
-    return path + ("?" + urlencode([(k, v) for k, _, v in pairs]) if pairs else "")
-
-
-def bundle(fhir: Any, query: str) -> dict[str, Any]:
-    resp = fhir.get(enc(query))
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resp.get_json()  # type: ignore[no-any-return]
-
-
-def ids(fhir: Any, query: str) -> set[str]:
-    return fhir.ids(enc(query))  # type: ignore[no-any-return]
 
 
 def matches(body: dict[str, Any]) -> list[dict[str, Any]]:

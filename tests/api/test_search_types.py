@@ -8,24 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
+
+from tests.api.search_helpers import enc, ids
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 NIR = "urn:oid:1.2.250.1.213.1.4.8"
-
-
-def enc(query: str) -> str:
-    """Percent-encode the values of ``Type?a=b&c=d`` (accents, ``+``, ``|``, backslashes) as a client would."""
-    path, _, qs = query.partition("?")
-    pairs = [p.partition("=") for p in qs.split("&") if p]
-    return path + ("?" + urlencode([(k, v) for k, _, v in pairs]) if pairs else "")
-
-
-def ids(fhir: Any, query: str) -> set[str]:
-    return fhir.ids(enc(query))  # type: ignore[no-any-return]
 
 
 def error(fhir: Any, query: str) -> dict[str, Any]:
