@@ -62,7 +62,7 @@ def everything(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespo
     page = session.search(query)
     page_types = {m.res_type for m in page.matches}
     query.includes = [Include(t, None, None, False) for t in sorted(page_types)]
-    page.includes, page.warnings = session._includes(query, page.matches) if page.matches else ([], [])
+    page.includes, page.warnings = session.resolve_includes(query, page.matches) if page.matches else ([], [])
     foreign = _other_patients_data(session, patient_id, page.includes)
     page.includes = [r for r in page.includes if r.rid not in foreign]
     bundle = searchset(req, ctx, query, page, f"Patient/{patient_id}/$everything")

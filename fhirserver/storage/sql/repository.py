@@ -317,7 +317,7 @@ class SqlSession:
         elif query.total == "estimate":
             page.total = self.estimate(query)
         if query.includes or query.revincludes:
-            page.includes, page.warnings = self._includes(query, matches)
+            page.includes, page.warnings = self.resolve_includes(query, matches)
         return page
 
     @staticmethod
@@ -333,7 +333,7 @@ class SqlSession:
         return or_(*options)
 
     # --- includes -------------------------------------------------------------------------------
-    def _includes(self, query: SearchQuery, matches: list[StoredResource]) -> tuple[list[StoredResource], list[str]]:
+    def resolve_includes(self, query: SearchQuery, matches: list[StoredResource]) -> tuple[list[StoredResource], list[str]]:
         seen = {(m.res_type, m.res_id) for m in matches}
         included: list[StoredResource] = []
         warnings: list[str] = []
