@@ -193,8 +193,7 @@ def run_reindex(ctx: Any, *, batch: int = 500, restart: bool = False, stop_after
     from sqlalchemy import select
 
     from fhirserver.search.values import now_utc
-    from fhirserver.storage.sql.repository import _row_to_stored
-    from fhirserver.storage.sql.schema import reindex_state, resource
+    from fhirserver.storage.sql.schema import reindex_state
 
     job = "reindex-" + registry_fingerprint(ctx)
     done = 0
@@ -211,18 +210,16 @@ def run_reindex(ctx: Any, *, batch: int = 500, restart: bool = False, stop_after
                                .values(last_rid=0, done=False, updated=now_utc()))
     while True:
         with ctx.repo.session(write=True) as s:
-            rows = s.conn.execute(select(resource).where(resource.c.rid > last).order_by(resource.c.rid)
-                                  .limit(batch)).fetchall()
-            if not rows:
+            step = s.reindex_after(last, batch)
+            if step is None:
                 s.conn.execute(reindex_state.update().where(reindex_state.c.job == job)
                                .values(done=True, updated=now_utc()))
                 return done
-            for r in rows:
-                s.reindex(_row_to_stored(r))
-            last = rows[-1].rid
+            # the checkpoint commits with the batch it describes
+            last, count = step
             s.conn.execute(reindex_state.update().where(reindex_state.c.job == job)
                            .values(last_rid=last, updated=now_utc()))
-            done += len(rows)
+            done += count
         if stop_after is not None and done >= stop_after:
             return done
 

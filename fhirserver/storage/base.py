@@ -6,7 +6,6 @@ transaction, so a transaction Bundle is atomic by construction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,4 +62,3 @@ class Session(Protocol):
 
 class Repository(Protocol):
     def session(self, *, write: bool) -> AbstractContextManager[Session]: ...
-    def iter_resources(self, after_rid: int, batch: int) -> Iterator[list[StoredResource]]: ...

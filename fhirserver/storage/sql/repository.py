@@ -241,6 +241,17 @@ class SqlSession:
         if stored.content is not None and not stored.deleted:
             self._index(stored.rid, stored.content)
 
+    def reindex_after(self, after_rid: int, batch: int) -> tuple[int, int] | None:
+        """Rebuild the index rows of the next ``batch`` resources after ``after_rid`` (keyset order).
+
+        Returns (last rid handled, number of resources), or None when there is nothing after ``after_rid``.
+        """
+        rows = self.conn.execute(select(resource).where(resource.c.rid > after_rid).order_by(resource.c.rid)
+                                 .limit(batch)).fetchall()
+        for row in rows:
+            self.reindex(_row_to_stored(row))
+        return (int(rows[-1].rid), len(rows)) if rows else None
+
     # --- search ---------------------------------------------------------------------------------
     def _where(self, r: Any, query: SearchQuery) -> Any:
         type_column: Any = r.c.res_type
@@ -463,18 +474,6 @@ class SqlRepository:
                     raise
                 time.sleep(0.01 * (2 ** attempt))
         raise AssertionError("unreachable")
-
-    def iter_resources(self, after_rid: int, batch: int) -> Iterator[list[StoredResource]]:
-        last = after_rid
-        while True:
-            with self.session(write=False) as s:
-                rows = s.conn.execute(select(resource).where(resource.c.rid > last).order_by(resource.c.rid)
-                                      .limit(batch)).fetchall()
-            if not rows:
-                return
-            items = [_row_to_stored(r) for r in rows]
-            last = items[-1].rid
-            yield items
 
 
 def _drives_from_index(query: SearchQuery) -> bool:
