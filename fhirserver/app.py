@@ -42,7 +42,9 @@ def build_context(settings: Settings) -> Context:
     repo = SqlRepository(engine, registry, max_include_depth=settings.max_include_depth,
                          max_includes=settings.max_includes)
     parser = SearchParser(registry, settings.default_count, settings.max_count, settings.max_or_values)
-    return Context(settings=settings, repo=repo, registry=registry, parser=parser)
+    from fhirserver.domain import configure
+
+    return configure(Context(settings=settings, repo=repo, registry=registry, parser=parser))
 
 
 def create_app(settings: Settings | None = None, context: Context | None = None) -> Flask:

@@ -35,6 +35,11 @@ class Settings:
     max_or_values: int = 100
     extra_bundles: tuple[str, ...] = ()
     strict_profiles: bool = False
+    profiles_dir: str = "profiles"
+    ins_environment: str = "test"
+    fr_core_version: str = "2.1"
+    insi_client: str = "simulator"
+    insi_url: str = ""
     config_dir: Path = field(default=CONFIG_DIR)
 
     @property
@@ -59,6 +64,17 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "max_or_values": ("search", "max_or_values"),
     "extra_bundles": ("search", "extra_bundles"),
     "strict_profiles": ("validation", "strict_profiles"),
+    "profiles_dir": ("validation", "profiles_dir"),
+    "ins_environment": ("identity", "ins_environment"),
+    "fr_core_version": ("identity", "fr_core_version"),
+    "insi_client": ("identity", "insi_client"),
+    "insi_url": ("identity", "insi_url"),
+}
+#: settings restricted to a list of values: setting -> allowed values
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "ins_environment": ("test", "production"),
+    "fr_core_version": ("2.1", "2.2"),
+    "insi_client": ("simulator", "soap"),
 }
 
 
@@ -103,6 +119,9 @@ def load_settings(config_dir: Path | None = None, **overrides: Any) -> Settings:
         if raw is None:
             raw = default
         values[name] = _coerce(name, raw, default)
+        if name in _CHOICES and values[name] not in _CHOICES[name]:
+            raise SettingsError(f"setting [{section}] {key}: {values[name]!r} is not one of "
+                                f"{', '.join(_CHOICES[name])}")
     url_override = overrides.get("database_url") or os.environ.get("DUI_DATABASE_URL")
     if url_override:
         values["database_url"] = url_override

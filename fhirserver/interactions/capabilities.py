@@ -16,10 +16,21 @@ from fhirserver.search.registry import Registry
 VERSION = "0.1.0"
 INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                 "search-type"]
-TYPE_OPERATIONS = [("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),
-                   ("meta", "http://hl7.org/fhir/OperationDefinition/Resource-meta"),
-                   ("meta-add", "http://hl7.org/fhir/OperationDefinition/Resource-meta-add"),
-                   ("meta-delete", "http://hl7.org/fhir/OperationDefinition/Resource-meta-delete")]
+
+
+def _operations(resource_type: str) -> list[dict[str, str]]:
+    """The router's type- and instance-level operations that apply to ``resource_type``."""
+    from fhirserver.interactions.router import OPERATIONS
+
+    out = []
+    for name, ops in OPERATIONS.items():
+        for op in ops:
+            if op.scopes & {"type", "instance"} and (op.types is None or resource_type in op.types):
+                out.append({"name": name.lstrip("$"), "definition": op.definition})
+                break
+    return out
+
+
 RESULT_PARAMS = ["_sort", "_count", "_include", "_revinclude", "_summary", "_elements", "_total", "_list", "_has"]
 
 
@@ -52,11 +63,8 @@ def _resources(registry: Registry) -> list[dict[str, Any]]:
             "searchInclude": ["*"] + [f"{rt}:{r}" for r in refs],
             "searchRevInclude": revincludes.get(rt, []),
             "searchParam": search_params,
-            "operation": [{"name": n, "definition": d} for n, d in TYPE_OPERATIONS],
+            "operation": _operations(rt),
         }
-        if rt == "Patient":
-            entry["operation"].append({"name": "everything",
-                                       "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"})
         # FHIR forbids empty arrays (https://hl7.org/fhir/R4/json.html): leave out what a type does not have
         out.append({k: v for k, v in entry.items() if v != []})
     return out

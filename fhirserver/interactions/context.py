@@ -91,3 +91,9 @@ class Context:
     registry: Registry
     parser: SearchParser
     policy: AccessPolicy = field(default_factory=AllowAll)
+    #: pure checks run on every write and by $validate (fhirserver.interactions.hooks.Validator)
+    validators: list[Any] = field(default_factory=list)
+    #: domain rules around every write (fhirserver.interactions.hooks.WriteHook), in order
+    hooks: list[Any] = field(default_factory=list)
+    #: named services built from the settings (e.g. "insi": the INSi teleservice client)
+    services: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from fhirserver.errors import Invalid, MultipleMatches
 from fhirserver.interactions.common import check_type, new_id, version_headers, write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
+from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.search.parse import SearchQuery
 from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
@@ -68,5 +69,5 @@ def create(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
             return FhirResponse(200, existing.content, version_headers(req, existing, location=True))
     content: dict[str, Any] = dict(body)
     res_id = req.assigned_id or new_id()
-    stored = session.create(rt, content, res_id)
+    stored = commit_write(WriteEvent(req, ctx, session, rt, res_id, content, None, "create"))
     return write_response(req, stored, 201)

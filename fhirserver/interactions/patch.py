@@ -43,7 +43,7 @@ def patch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     existing = current(session, rt, req.segments[1], for_update=True)
     patched = _apply(req, existing.content or {})
     validate_resource(patched, rt)
-    return store(req, session, rt, existing.res_id, patched, existing)
+    return store(req, ctx, session, rt, existing.res_id, patched, existing, "patch")
 
 
 def conditional_patch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
@@ -56,4 +56,4 @@ def conditional_patch(req: FhirRequest, ctx: Context, session: SqlSession) -> Fh
     existing = current(session, rt, match.res_id, for_update=True)
     patched = _apply(req, existing.content or {})
     validate_resource(patched, rt)
-    return store(req, session, rt, existing.res_id, patched, existing)
+    return store(req, ctx, session, rt, existing.res_id, patched, existing, "patch")

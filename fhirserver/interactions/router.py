@@ -23,21 +23,50 @@ from fhirserver.interactions import (
 )
 from fhirserver.interactions.common import outcome_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
-from fhirserver.interactions.operations import everything, meta, validate
+from fhirserver.interactions.operations import Operation, everything, identitovigilance, meta, tddui, validate
+from fhirserver.interactions.operations import identity as identity_ops
 from fhirserver.storage.sql.repository import SqlSession
 
 Handler = Callable[[FhirRequest, Context, SqlSession], FhirResponse]
 #: handlers that open their own database transactions (or need none): the base POST and capabilities
 Standalone = Callable[[FhirRequest, Context], FhirResponse]
 
-OPERATIONS: dict[tuple[str, int], dict[str, Handler]] = {
-    # (scope, number of path segments) -> operation name -> handler
-    ("system", 1): {"$meta": meta.meta},
-    ("type", 2): {"$validate": validate.validate, "$meta": meta.meta},
-    ("instance", 3): {"$validate": validate.validate, "$meta": meta.meta, "$meta-add": meta.meta_add,
-                      "$meta-delete": meta.meta_delete, "$everything": everything.everything},
-}
-READ_ONLY_OPERATIONS = {"$validate", "$meta", "$everything"}
+
+def _core_operations() -> list[Operation]:
+    every = frozenset({"type", "instance"})
+    hl7 = "http://hl7.org/fhir/OperationDefinition/"
+    return [
+        Operation("$meta", meta.meta, frozenset({"system", "type", "instance"}), read_only=True,
+                  definition=hl7 + "Resource-meta"),
+        Operation("$validate", validate.validate, every, read_only=True, definition=hl7 + "Resource-validate"),
+        Operation("$meta-add", meta.meta_add, frozenset({"instance"}), definition=hl7 + "Resource-meta-add"),
+        Operation("$meta-delete", meta.meta_delete, frozenset({"instance"}),
+                  definition=hl7 + "Resource-meta-delete"),
+        Operation("$everything", everything.everything, frozenset({"instance"}), frozenset({"Patient"}),
+                  read_only=True, definition=hl7 + "Patient-everything"),
+    ]
+
+
+def _all_operations() -> dict[str, list[Operation]]:
+    table: dict[str, list[Operation]] = {}
+    for op in [*_core_operations(), *identity_ops.OPERATIONS, *identitovigilance.OPERATIONS, *tddui.OPERATIONS]:
+        table.setdefault(op.name, []).append(op)
+    return table
+
+
+OPERATIONS = _all_operations()
+SCOPES = {1: "system", 2: "type", 3: "instance"}
+
+
+def find_operation(segs: list[str], method: str) -> Operation:
+    name, scope = segs[-1], SCOPES.get(len(segs), "")
+    target = "/".join(segs[:-1]) or "the system"
+    for op in OPERATIONS.get(name, []):
+        if scope in op.scopes and (op.types is None or segs[0] in op.types):
+            if method == "GET" and not op.read_only:
+                raise MethodNotAllowed(f"operation {name} changes data: use POST")
+            return op
+    raise NotFound(f"operation {name} is not supported on {target}")
 
 
 def route(req: FhirRequest) -> tuple[Handler | Standalone, bool | None]:
@@ -58,13 +87,8 @@ def route(req: FhirRequest) -> tuple[Handler | Standalone, bool | None]:
     elif n == 1 and segs[0] == "_search" and method == "POST":
         return search.search_system, False
     elif segs[-1].startswith("$"):
-        scope = {1: "system", 2: "type", 3: "instance"}.get(n, "")
-        handler = OPERATIONS.get((scope, n), {}).get(segs[-1])
-        if handler is None or (method == "GET" and segs[-1] not in READ_ONLY_OPERATIONS):
-            raise NotFound(f"operation {segs[-1]} is not supported on {'/'.join(segs[:-1]) or 'the system'}")
-        if handler is everything.everything and segs[0] != "Patient":
-            raise NotFound("$everything is supported on Patient only")
-        return handler, segs[-1] not in READ_ONLY_OPERATIONS
+        op = find_operation(segs, method)
+        return op.handler, not op.read_only
     elif n == 1:
         table = {"GET": (search.search_type, False), "POST": (create.create, True),
                  "PUT": (update.conditional_update, True), "DELETE": (delete.conditional_delete, True),

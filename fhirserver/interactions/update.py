@@ -13,20 +13,18 @@ from fhirserver.errors import Invalid
 from fhirserver.interactions.common import check_if_match, check_type, new_id, write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.create import find_one
+from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.validation.structural import check_id, validate_resource
 
 
-def store(req: FhirRequest, session: SqlSession, rt: str, res_id: str, body: dict[str, Any],
-          existing: StoredResource | None) -> FhirResponse:
+def store(req: FhirRequest, ctx: Context, session: SqlSession, rt: str, res_id: str, body: dict[str, Any],
+          existing: StoredResource | None, interaction: str = "update") -> FhirResponse:
     """Write ``body`` as the next version of ``rt/res_id`` (or its first one) after the If-Match check."""
     check_if_match(req, existing)
-    if existing is None:
-        stored = session.create(rt, body, res_id)
-        return write_response(req, stored, 201)
-    stored = session.update(existing, body)
-    return write_response(req, stored, 201 if existing.deleted else 200)
+    stored = commit_write(WriteEvent(req, ctx, session, rt, res_id, body, existing, interaction))
+    return write_response(req, stored, 201 if existing is None or existing.deleted else 200)
 
 
 def update(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
@@ -43,7 +41,7 @@ def update(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
                       [_issue(f"id {body['id']!r} differs from the URL id {res_id!r}")])
     ctx.policy.check(req, "update", rt)
     existing = session.read(rt, res_id, for_update=True)
-    return store(req, session, rt, res_id, body, existing)
+    return store(req, ctx, session, rt, res_id, body, existing)
 
 
 def conditional_update(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
@@ -58,11 +56,11 @@ def conditional_update(req: FhirRequest, ctx: Context, session: SqlSession) -> F
         existing = session.read(rt, res_id, for_update=True)
         if existing is not None and not existing.deleted:
             raise Invalid(f"{rt}/{res_id} exists but does not match the conditional update criteria")
-        return store(req, session, rt, res_id, body, existing)
+        return store(req, ctx, session, rt, res_id, body, existing)
     if body.get("id") not in (None, match.res_id):
         raise Invalid(f"resource id {body['id']!r} does not match the resource found ({match.res_id})")
     current = session.read(rt, match.res_id, for_update=True)
-    return store(req, session, rt, match.res_id, {**body, "id": match.res_id}, current)
+    return store(req, ctx, session, rt, match.res_id, {**body, "id": match.res_id}, current)
 
 
 def _issue(text: str) -> Any:

@@ -1,8 +1,8 @@
 """$validate — https://hl7.org/fhir/R4/resource-operation-validate.html.
 
 Parameters in (``resource``, ``mode``, ``profile``) or a bare resource; an OperationOutcome out (200 whether
-the resource is valid or not, as the operation defines). Profiles this server does not know are reported as a
-warning: the resource is then checked against the base specification only.
+the resource is valid or not, as the operation defines). The structural check, then every validator of the
+context (profiles, national identifiers …) with the ``profile`` parameter or the profiles the resource claims.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from typing import Any
 from fhirserver.errors import FhirError, Invalid, Issue, operation_outcome
 from fhirserver.interactions.common import check_type
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
+from fhirserver.interactions.hooks import validation_issues
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.validation.structural import validate_resource
-
-#: Profiles with a validation engine behind them (the profile engine lands with the identity issue).
-KNOWN_PROFILES: frozenset[str] = frozenset()
-
 
 def _param(parameters: dict[str, Any], name: str) -> Any:
     for p in parameters.get("parameter", []):
@@ -53,11 +50,7 @@ def validate(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespons
         issues.extend(exc.issues)
     if mode == "update" and len(req.segments) == 3 and resource.get("id") != req.segments[1]:
         issues.append(Issue("the resource id does not match the URL id", expression=(f"{rt}.id",)))
-    profiles = [profile] if profile else list((resource.get("meta") or {}).get("profile", []))
-    for url in profiles:
-        if url not in KNOWN_PROFILES:
-            issues.append(Issue(f"profile {url} is not known to this server: validated against the base "
-                                f"FHIR R4 specification only", code="not-supported", severity="warning"))
+    issues.extend(validation_issues(ctx, resource, [profile] if profile else None))
     if not any(i.severity in ("error", "fatal") for i in issues):
         issues.insert(0, Issue("validation successful", code="informational", severity="information"))
     return FhirResponse(200, operation_outcome(issues))
