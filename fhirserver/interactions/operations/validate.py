@@ -16,6 +16,7 @@ from fhirserver.interactions.hooks import validation_issues
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.validation.structural import validate_resource
 
+
 def _param(parameters: dict[str, Any], name: str) -> Any:
     for p in parameters.get("parameter", []):
         if p.get("name") == name:
