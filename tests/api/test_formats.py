@@ -22,7 +22,7 @@ RESIDENT_XML = """<?xml version="1.0" encoding="UTF-8"?>
   </text>
   <identifier>
     <system value="urn:oid:1.2.250.1.213.1.4.8"/>
-    <value value="245077512345622"/>
+    <value value="245077512342212"/>
   </identifier>
   <active value="true"/>
   <name>
@@ -49,7 +49,7 @@ RESIDENT_XML = """<?xml version="1.0" encoding="UTF-8"?>
 
 def resident() -> dict[str, Any]:
     return {"resourceType": "Patient",
-            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "245077512345622"}],
+            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "245077512342212"}],
             "name": [{"family": "Bézier", "given": ["Geneviève"]}], "gender": "female",
             "birthDate": "1945-07-21"}
 

@@ -15,7 +15,7 @@ DOSSIER = "https://ehpad-les-tilleuls.fr/fhir/NamingSystem/dossier-resident"
 JSON_PATCH = "application/json-patch+json"
 
 
-def resident(family: str = "Lefebvre", given: str = "Marcel", nir: str = "138057512345678",
+def resident(family: str = "Lefebvre", given: str = "Marcel", nir: str = "138057512347826",
              dossier: str | None = None, **extra: Any) -> dict[str, Any]:
     identifiers = [{"system": INS_NIR, "value": nir}]
     if dossier:
@@ -339,9 +339,9 @@ def test_history_shows_the_deletion(fhir):
 
 def test_deleted_resource_is_not_found_by_search(fhir):
     """A deleted resident no longer appears in search results."""
-    created = fhir.create(resident(nir="138057512340001"))
+    created = fhir.create(resident(nir="138057512340106"))
     fhir.delete(f"Patient/{created['id']}")
-    assert fhir.search(f"Patient?identifier={INS_NIR}|138057512340001") == []
+    assert fhir.search(f"Patient?identifier={INS_NIR}|138057512340106") == []
 
 
 def test_update_after_delete_revives_with_next_version(fhir):
@@ -394,8 +394,8 @@ def test_conditional_create_with_one_match_returns_existing(fhir):
 
 def test_conditional_create_with_two_matches_is_412(fhir):
     """If-None-Exist matching two residents answers 412 and creates nothing."""
-    fhir.create(resident(given="Marcel", nir="138057512340011"))
-    fhir.create(resident(given="Paulette", nir="238057512340012"))
+    fhir.create(resident(given="Marcel", nir="138057512341193"))
+    fhir.create(resident(given="Paulette", nir="238057512341242"))
     resp = fhir.post("Patient", resident(given="Jean"), headers={"If-None-Exist": "family=Lefebvre"})
     assert resp.status_code == 412
     assert resp.get_json()["resourceType"] == "OperationOutcome"
@@ -441,8 +441,8 @@ def test_conditional_update_with_one_match_and_other_id_is_400(fhir):
 
 def test_conditional_update_with_two_matches_is_412(fhir):
     """PUT Patient?family=… matching two residents answers 412 and changes nothing."""
-    a = fhir.create(resident(given="Marcel", nir="138057512340021"))
-    fhir.create(resident(given="Paulette", nir="238057512340022"))
+    a = fhir.create(resident(given="Marcel", nir="138057512342183"))
+    fhir.create(resident(given="Paulette", nir="238057512342232"))
     resp = fhir.put("Patient?family=Lefebvre", resident(active=False))
     assert resp.status_code == 412
     assert fhir.get(f"Patient/{a['id']}").headers["ETag"] == 'W/"1"'
@@ -468,8 +468,8 @@ def test_conditional_delete_without_match_changes_nothing(fhir):
 
 def test_conditional_delete_with_two_matches_is_412(fhir):
     """A conditional delete matching two residents answers 412 (single deletes only) and deletes none."""
-    a = fhir.create(resident(given="Marcel", nir="138057512340031"))
-    b = fhir.create(resident(given="Paulette", nir="238057512340032"))
+    a = fhir.create(resident(given="Marcel", nir="138057512343173"))
+    b = fhir.create(resident(given="Paulette", nir="238057512343222"))
     resp = fhir.delete("Patient?family=Lefebvre")
     assert resp.status_code == 412
     assert fhir.get(f"Patient/{a['id']}").status_code == 200
@@ -507,8 +507,8 @@ def test_conditional_patch_without_match_is_404(fhir):
 
 def test_conditional_patch_with_two_matches_is_412(fhir):
     """PATCH Patient?family=… matching two residents answers 412 and patches neither."""
-    a = fhir.create(resident(given="Marcel", nir="138057512340041"))
-    b = fhir.create(resident(given="Paulette", nir="238057512340042"))
+    a = fhir.create(resident(given="Marcel", nir="138057512344163"))
+    b = fhir.create(resident(given="Paulette", nir="238057512344212"))
     ops = [{"op": "replace", "path": "/active", "value": False}]
     resp = fhir.patch("Patient?family=Lefebvre", ops, content_type=JSON_PATCH)
     assert resp.status_code == 412

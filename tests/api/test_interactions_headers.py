@@ -14,7 +14,7 @@ JSON_PATCH = "application/json-patch+json"
 
 def resident(**extra: Any) -> dict[str, Any]:
     return {"resourceType": "Patient",
-            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "248027512345611"}],
+            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "248027512341187"}],
             "name": [{"family": "Girard", "given": ["Yvonne"]}], "gender": "female",
             "birthDate": "1931-02-03", **extra}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 def resident(**extra: Any) -> dict[str, Any]:
     return {"resourceType": "Patient",
-            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "151027512345633"}],
+            "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "151027512343365"}],
             "name": [{"family": "Mercier", "given": ["Albert"]}], "gender": "male",
             "birthDate": "1951-02-11", **extra}
 
@@ -143,7 +143,7 @@ def test_invalid_update_is_refused_and_keeps_the_version(fhir):
 
 def test_invalid_conditional_update_creates_nothing(fhir):
     """A conditional update with an invalid body neither creates nor updates anything."""
-    resp = fhir.put("Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|151027512345633", resident(gender="bogus"))
+    resp = fhir.put("Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|151027512343365", resident(gender="bogus"))
     refused(resp)
     assert stored_count(fhir, "Patient") == 0
 

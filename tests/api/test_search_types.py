@@ -112,10 +112,10 @@ def test_number_range_value(fhir):
 def residents(fhir: Any) -> dict[str, str]:
     return {
         "helene": patient(fhir, "Hélène", "Dupont", birthDate="1940-02-03", gender="female", active=True,
-                          identifier=[{"system": NIR, "value": "2400275123456"}],
+                          identifier=[{"system": NIR, "value": "240027512345646"}],
                           address=[{"city": "Saint-Étienne", "postalCode": "42000"}]),
         "francois": patient(fhir, "François", "Lemaître", birthDate="1940-07-14", gender="male", active=False,
-                            identifier=[{"system": NIR, "value": "1400775123457"}]),
+                            identifier=[{"system": NIR, "value": "140077512345778"}]),
         "zoe": patient(fhir, "Zoé", "Bénard", birthDate="1938-11-20", gender="female",
                        address=[{"city": "Lyon"}]),
         "jerome": patient(fhir, "Jérôme", "Moreau"),
@@ -326,9 +326,9 @@ def test_token_code_is_not_prefix_matched(fhir, codes):
 
 def test_token_identifier(fhir, residents):
     """identifier matches system|value and value alone."""
-    assert ids(fhir, f"Patient?identifier={NIR}|2400275123456") == {residents["helene"]}
-    assert ids(fhir, "Patient?identifier=1400775123457") == {residents["francois"]}
-    assert ids(fhir, "Patient?identifier=urn:oid:0.0|2400275123456") == set()
+    assert ids(fhir, f"Patient?identifier={NIR}|240027512345646") == {residents["helene"]}
+    assert ids(fhir, "Patient?identifier=140077512345778") == {residents["francois"]}
+    assert ids(fhir, "Patient?identifier=urn:oid:0.0|240027512345646") == set()
 
 
 def test_token_boolean(fhir, residents):
@@ -362,7 +362,7 @@ def refs(fhir: Any, residents: dict[str, str]) -> dict[str, str]:
         "obs_h": observation(fhir, "8480-6", subject=h),
         "obs_f": observation(fhir, "8480-6", subject=residents["francois"]),
         "obs_ident": fhir.create({"resourceType": "Observation", "status": "final", "code": {"text": "Poids"},
-                                  "subject": {"identifier": {"system": NIR, "value": "2400275123456"}}})["id"],
+                                  "subject": {"identifier": {"system": NIR, "value": "240027512345646"}}})["id"],
         "obs_none": observation(fhir, "29463-7"),
         "obs_group": fhir.create({"resourceType": "Observation", "status": "final", "code": {"text": "Poids"},
                                   "subject": {"reference": f"Group/{h}"}})["id"],
@@ -403,7 +403,7 @@ def test_reference_absolute_url_elsewhere(fhir):
 
 def test_reference_identifier_modifier(fhir, refs):
     """``:identifier`` matches a logical reference by its identifier."""
-    assert ids(fhir, f"Observation?subject:identifier={NIR}|2400275123456") == {refs["obs_ident"]}
+    assert ids(fhir, f"Observation?subject:identifier={NIR}|240027512345646") == {refs["obs_ident"]}
     assert ids(fhir, f"Observation?subject:identifier={NIR}|0000") == set()
 
 
