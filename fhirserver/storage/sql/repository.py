@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
+    Text,
     and_,
+    cast,
     delete,
     false,
     func,
@@ -157,6 +159,16 @@ class SqlSession:
             chunk = ordered[i:i + 500]
             rows = self.conn.execute(select(resource).where(
                 tuple_(resource.c.res_type, resource.c.res_id).in_(chunk), resource.c.deleted == false()))
+            out.extend(_row_to_stored(r) for r in rows)
+        return out
+
+    def read_rids(self, rids: list[int]) -> list[StoredResource]:
+        """Current, non-deleted resources by surrogate key (rids from the index tables), in rid order."""
+        out: list[StoredResource] = []
+        ordered = sorted(set(rids))
+        for i in range(0, len(ordered), 500):
+            rows = self.conn.execute(select(resource).where(resource.c.rid.in_(ordered[i:i + 500]),
+                                                            resource.c.deleted == false()).order_by(resource.c.rid))
             out.extend(_row_to_stored(r) for r in rows)
         return out
 
@@ -411,6 +423,39 @@ class SqlSession:
             sources = sources.where(ref.c.param == inc.param.code)
         rows = self.conn.execute(select(s).where(s.c.rid.in_(sources), s.c.deleted == false()).order_by(s.c.rid))
         return [_row_to_stored(r) for r in rows]
+
+    # --- whole-population reads (identitovigilance: merge, duplicate listing) ------------------------
+    def referring_resources(self, target_type: str, target_id: str) -> list[StoredResource]:
+        """Current resources that may refer to ``target_type/target_id``, in rid order.
+
+        The reference index and the compartment index give the ones a search parameter indexes; a scan of the
+        stored JSON for the text ``target_type/target_id`` is the completeness check for references nothing
+        indexes (an extension, an element deep in a backbone). The scan reads the whole ``resource`` table —
+        O(resources), meant for rare operations such as a merge. Candidates only: the caller checks the JSON
+        (``Patient/12`` also matches ``Patient/123``)."""
+        self.flush()
+        ref, comp, r = idx_reference, idx_compartment, resource
+        by_ref = select(ref.c.rid).where(ref.c.target_type == target_type, ref.c.target_id == target_id)
+        by_comp = select(comp.c.rid).where(comp.c.comp_type == target_type, comp.c.comp_id == target_id)
+        in_text = cast(r.c.content, Text).contains(f"{target_type}/{target_id}", autoescape=True)
+        rows = self.conn.execute(select(r).where(r.c.deleted == false(), or_(
+            r.c.rid.in_(by_ref), r.c.rid.in_(by_comp), in_text)).order_by(r.c.rid))
+        return [_row_to_stored(row) for row in rows]
+
+    def indexed_values(self, res_type: str, param: str, columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+        """``(rid, res_id, *columns)`` of every index row of search parameter ``param`` of ``res_type``, in rid
+        order: one pass over that parameter's index range (e.g. every Patient birth date), for work on a whole
+        population such as the duplicate listing. ``columns`` are columns of the parameter type's index table."""
+        self.flush()
+        sp = self.registry.get(res_type, param)
+        if sp is None or sp.type not in INDEX_TABLES:
+            raise ValueError(f"{res_type} has no indexed search parameter {param!r}")
+        table = INDEX_TABLES[sp.type]
+        stmt = (select(resource.c.rid, resource.c.res_id, *[table.c[c] for c in columns])
+                .join(table, table.c.rid == resource.c.rid)
+                .where(table.c.res_type == res_type, table.c.param == param, resource.c.deleted == false())
+                .order_by(resource.c.rid))
+        return [tuple(row) for row in self.conn.execute(stmt)]
 
     # --- history --------------------------------------------------------------------------------
     def history(self, res_type: str | None, res_id: str | None, *, since: datetime | None,
