@@ -98,6 +98,14 @@ PROFILE_ORGANIZATION = f"{FR_CORE_SD}/fr-core-organization"
 PROFILE_RELATED_PERSON = f"{FR_CORE_SD}/fr-core-related-person"
 PROFILE_CARETEAM = "https://interop.esante.gouv.fr/ig/fhir/cds/StructureDefinition/cds-ihe-careteam"
 
+# TDDUI (ansforge/IG-fhir-medicosocial-transfert-donnees-dui, french-interop.md §3.2): the demo records are shaped so
+# that Patient/{id}/$tddui-export of any usager validates against the TDDUI profiles.
+TDDUI_SD = "https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition"
+EXT_TDDUI_BIRTH_ORDER = f"{TDDUI_SD}/tddui-birth-order"  # TDDUIPatientMultipleBirthExtension.fsh
+TDDUI_ENCOUNTER_IDENTIFIER = "https://interop.esante.gouv.fr/ig/fhir/tddui/CodeSystem/tddui-encounter-identifier"
+# JDV_J226-ModaliteAccueil-ROR (TRE_R338), the required binding of tddui-encounter-sejour.serviceType
+TRE_R338_MODALITE_ACCUEIL = "https://mos.esante.gouv.fr/NOS/TRE_R338-ModaliteAccueil/FHIR/TRE-R338-ModaliteAccueil"
+
 _UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://fhir.dui-demo.fr/demo-bundle")
 
 
@@ -1536,7 +1544,7 @@ class _DemoBuilder:
             "S": "Célibataire",
             "D": "Divorcée" if u.gender == "female" else "Divorcé",
         }[u.marital]
-        return {
+        resource: Resource = {
             "resourceType": "Patient",
             "id": u.pid,
             "meta": {"profile": [PROFILE_PATIENT_INS if u.has_ins else PROFILE_PATIENT]},
@@ -1547,6 +1555,13 @@ class _DemoBuilder:
             "telecom": telecom,
             "gender": u.gender,
             "birthDate": u.birth_date.isoformat(),
+        }
+        if not u.has_ins:
+            # No NIR: TDDUI Patient requires the civil-status birth order (the NIR's digits 11-13 otherwise).
+            resource["_birthDate"] = {
+                "extension": [{"url": EXT_TDDUI_BIRTH_ORDER, "valuePositiveInt": self.birth_order(u)}]
+            }
+        return resource | {
             "address": [address],
             "maritalStatus": _cc(V3_MARITAL, u.marital, marital_display, marital_text),
             "communication": [
@@ -1554,6 +1569,12 @@ class _DemoBuilder:
             ],
             "managingOrganization": _ref("Organization", s.org_id, s.name),
         }
+
+    def birth_order(self, u: _Usager) -> int:
+        """Civil-status birth order (1-999) of a usager without NIR: hashed from the seed and the id, so that
+        adding it does not shift the random sequence of the rest of the data set."""
+        digest = hashlib.sha256(f"{self.seed}:birth-order:{u.pid}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % 999 + 1
 
     # -- aidants ---------------------------------------------------------------------------------------------
     def aidants(self, u: _Usager) -> list[Resource]:
@@ -1600,7 +1621,10 @@ class _DemoBuilder:
             roles.append("NOK")
         if number > 1 and rng.random() < 0.6:
             roles = ["ECON"]
-        relationship = [_cc(TRE_R260_ROLE_CLASS, r, AIDANT_ROLES[r], AIDANT_ROLES[r]) for r in roles]
+        # FR Core RelatedPerson allows one Role (relationship[Role] 0..1, JDV_J384): the personne de confiance
+        # role wins over "aidant" (the aidant role is also carried by the care circle, CareTeam.participant).
+        role = "NOK" if "NOK" in roles else roles[0]
+        relationship = [_cc(TRE_R260_ROLE_CLASS, role, AIDANT_ROLES[role], AIDANT_ROLES[role])]
         relationship.append(
             {
                 "coding": [
@@ -1655,13 +1679,26 @@ class _DemoBuilder:
             klass = _coding(V3_ACT_CODE, "HH", "home health")
             type_text = "Prise en charge en soins infirmiers à domicile"
         referent = self.first_staff(s, "idec")
+        if s.key == "ssiad":
+            modality = ("05", "Visite à domicile")
+        elif u.unit_id == "ehpad-unite-alzheimer":
+            modality = ("20", "Accueil en unité protégée")
+        else:
+            modality = ("03", "En présentiel")
         return {
             "resourceType": "Encounter",
             "id": f"{u.pid}-sejour",
-            "identifier": [{"system": SEJOUR_SYSTEM, "value": f"{s.local_prefix}/{u.local_id}-SEJOUR-1"}],
+            "identifier": [
+                {
+                    "type": _cc(TDDUI_ENCOUNTER_IDENTIFIER, "SEJ", "Identifiant du séjour"),
+                    "system": SEJOUR_SYSTEM,
+                    "value": f"{s.local_prefix}/{u.local_id}-SEJOUR-1",
+                }
+            ],
             "status": "in-progress",
             "class": klass,
             "type": [{"text": type_text}],
+            "serviceType": _cc(TRE_R338_MODALITE_ACCUEIL, modality[0], modality[1]),
             "subject": _ref("Patient", u.pid, u.display),
             "participant": [
                 {

@@ -6,25 +6,20 @@ The FHIR core knows nothing of INS, RNIV or FR Core; everything French is regist
 
 from __future__ import annotations
 
-from typing import Any
-
-from fhirserver.errors import Issue
+from fhirserver import tddui
+from fhirserver.identity.hooks import IdentityHook
+from fhirserver.identity.insi import build_insi_client
+from fhirserver.identity.validator import IdentityValidator
 from fhirserver.interactions.context import Context
-
-
-class UnknownProfiles:
-    """Until the profile engine lands: every claimed profile is unknown (warning, or error when strict)."""
-
-    def __init__(self, strict: bool) -> None:
-        self.strict = strict
-
-    def issues(self, resource: dict[str, Any], profiles: list[str]) -> list[Issue]:
-        return [Issue(f"profile {url} is not known to this server: validated against the base FHIR R4 "
-                      f"specification only", code="not-supported", severity="error" if self.strict else "warning")
-                for url in profiles]
+from fhirserver.profiles import profile_validator
+from fhirserver.tddui import rules as tddui_rules
 
 
 def configure(ctx: Context) -> Context:
     """Register validators, hooks and services on a freshly built context."""
-    ctx.validators.append(UnknownProfiles(ctx.settings.strict_profiles))
+    ctx.validators.append(IdentityValidator(ctx.settings.ins_environment))  # national identifiers, RNIV status
+    ctx.hooks.append(IdentityHook(ctx.settings.fr_core_version))  # RNIV wire form, downgrades, declared status
+    ctx.services["insi"] = build_insi_client(ctx.settings)  # INSi teleservice (simulator or SOAP seam)
+    ctx.validators.append(profile_validator(ctx.settings))  # config/profiles/ (fhirserver.profiles)
+    ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
     return ctx

@@ -5,12 +5,17 @@ the spec's order (DELETE, POST, PUT/PATCH, GET/HEAD); ``urn:uuid:`` full URLs ar
 assigns (or finds, for conditional creates and updates) and every reference to them is rewritten, as are
 conditional references (``Patient?identifier=…``: exactly one match or the transaction fails).
 Batch entries are independent, each in its own database transaction.
+
+A Bundle claiming a profile (``meta.profile``) for which a rule is registered in
+``ctx.services["bundle_rules"]`` (profile URL -> ``rule(bundle, req, ctx) -> bundle``) is first checked and, if need
+be, normalised by that rule (e.g. the TDDUI exchange: create-only transactions, :mod:`fhirserver.tddui.rules`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -19,6 +24,7 @@ from fhirserver.errors import FhirError, Invalid, Issue, NotFound, PreconditionF
 from fhirserver.interactions.common import check_type, new_id, outcome_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.create import criteria_query, lock_key
+from fhirserver.interactions.hooks import claimed_profiles
 from fhirserver.storage.sql.repository import SqlSession
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -82,10 +88,24 @@ def _entry_response(resp: FhirResponse, include_resource: bool) -> dict[str, Any
     return out
 
 
+BundleRule = Callable[[dict[str, Any], FhirRequest, Context], dict[str, Any]]
+
+
+def apply_bundle_rules(req: FhirRequest, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """Run the rules registered for the profiles the Bundle claims (``|version`` suffixes ignored)."""
+    rules: dict[str, BundleRule] = ctx.services.get("bundle_rules") or {}
+    for url in claimed_profiles(body):
+        rule = rules.get(url.split("|", 1)[0])
+        if rule is not None:
+            body = rule(body, req, ctx)
+    return body
+
+
 def bundle(req: FhirRequest, ctx: Context) -> FhirResponse:
     body = req.body
     if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
         raise Invalid("POST to the base URL takes a Bundle of type transaction or batch")
+    body = apply_bundle_rules(req, ctx, body)
     kind = body.get("type")
     entries = body.get("entry") or []
     if not isinstance(entries, list):

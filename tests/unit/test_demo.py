@@ -542,3 +542,68 @@ def test_documents_embed_valid_pdfs(by_type: dict[str, list[Resource]]) -> None:
             offset = int(row.split()[0])
             assert pdf[offset:].startswith(f"{number} 0 obj".encode())
         assert document["type"]["coding"][0]["system"] == "http://loinc.org"
+
+
+# --- TDDUI shape (Patient/$tddui-export of any usager must validate) ---
+TDDUI_SD = "https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition"
+
+
+def test_usagers_without_ins_carry_their_birth_order(by_type: dict[str, list[Resource]]) -> None:
+    orders = []
+    for patient in by_type["Patient"]:
+        has_ins = any(i["system"] == INS_TEST_OID for i in patient["identifier"])
+        extensions = patient.get("_birthDate", {}).get("extension", [])
+        if has_ins:
+            assert not extensions  # the NIR carries it
+            continue
+        (order,) = extensions
+        assert order["url"] == f"{TDDUI_SD}/tddui-birth-order"
+        assert isinstance(order["valuePositiveInt"], int) and 1 <= order["valuePositiveInt"] <= 999
+        orders.append(order["valuePositiveInt"])
+    assert len(orders) >= 20 and len(set(orders)) > len(orders) // 2
+
+
+def test_local_usager_identifiers_are_3_finess_slash_local_id(by_type: dict[str, list[Resource]]) -> None:
+    finess = {o["id"]: next(i["value"] for i in o["identifier"] if i["system"] == FINESS_SYSTEM)
+              for o in by_type["Organization"]}
+    for patient in by_type["Patient"]:
+        (local,) = [i for i in patient["identifier"]
+                    if i["system"] == "https://identifiant-medicosocial-localusager.esante.gouv.fr"]
+        org = patient["managingOrganization"]["reference"].split("/")[1]
+        assert re.fullmatch(rf"3{finess[org]}/\d+", local["value"]), local["value"]
+
+
+def test_stays_are_tddui_sejours(by_type: dict[str, list[Resource]]) -> None:
+    for encounter in by_type["Encounter"]:
+        (stay,) = encounter["identifier"]
+        assert stay["system"] == "https://identifiant-medicosocial-sejour.esante.gouv.fr"
+        assert stay["type"]["coding"][0]["code"] == "SEJ"
+        assert re.fullmatch(r"3\d{9}/\d+-SEJOUR-1", stay["value"])
+        assert encounter["serviceProvider"]["reference"].startswith("Organization/")
+        (modality,) = encounter["serviceType"]["coding"]
+        assert modality["system"] == "https://mos.esante.gouv.fr/NOS/TRE_R338-ModaliteAccueil/FHIR/TRE-R338-ModaliteAccueil"
+        expected = "05" if encounter["id"].startswith("ssiad-") else {"03", "20"}
+        assert modality["code"] in expected
+
+
+def test_contacts_have_one_role_from_jdv_j384(by_type: dict[str, list[Resource]]) -> None:
+    r260 = "https://mos.esante.gouv.fr/NOS/TRE_R260-HL7RoleClass/FHIR/TRE-R260-HL7RoleClass"
+    roles: collections.Counter[str] = collections.Counter()
+    for related in by_type["RelatedPerson"]:
+        (role,) = [r for r in related["relationship"] if r["coding"][0]["system"] == r260]
+        assert role["coding"][0]["code"] in {"ECON", "GUARD", "CON", "CAREGIVER", "NOK"}
+        roles[role["coding"][0]["code"]] += 1
+    assert set(roles) == {"CAREGIVER", "NOK", "ECON"}
+
+
+def test_projets_personnalises_are_tddui_shaped(by_type: dict[str, list[Resource]]) -> None:
+    consents = {f"Consent/{c['id']}": c for c in by_type["Consent"]}
+    for plan in by_type["CarePlan"]:
+        (identifier,) = plan["identifier"]
+        assert re.fullmatch(r"3\d{9}/\d+-PPER-\d+", identifier["value"])
+        assert plan["title"] and plan["status"] in {"draft", "active", "on-hold", "completed"}
+        (category,) = plan["category"]
+        assert category["coding"][0]["system"] == "https://smt.esante.gouv.fr/fhir/CodeSystem/tre-r390-type-projet-personnalise"
+        agreement = next(s for s in plan["supportingInfo"] if s.get("display") == "Consentement structure")
+        consent = consents[agreement["reference"]]
+        assert len(consent["performer"]) == 1 and consent["dateTime"]
