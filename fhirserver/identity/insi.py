@@ -184,7 +184,14 @@ class SoapInsiClient:
 
 
 def build_insi_client(settings: Any) -> InsiClient:
-    """The client ``settings.insi_client`` names."""
+    """The client ``settings.insi_client`` names. The simulator's identities are fictitious: combined with
+    ``ins_environment = "production"`` it would record them under the production INS authority, so that
+    configuration stops start-up."""
     if settings.insi_client == "soap":
         return SoapInsiClient(settings.insi_url)
+    if settings.ins_environment == "production":
+        from fhirserver.settings import SettingsError
+
+        raise SettingsError("[identity] insi_client = \"simulator\" cannot be used with ins_environment = "
+                            "\"production\": the simulator's identities are fictitious (use \"soap\")")
     return SimulatorInsiClient(Path(settings.config_dir) / "insi-simulator.json")

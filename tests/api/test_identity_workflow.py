@@ -205,7 +205,7 @@ def test_birth_place_insee_code_format(fhir: FhirClient) -> None:
 
 
 def test_production_refuses_test_and_demo_ins(client_with: Callable[..., FhirClient]) -> None:
-    prod = client_with(ins_environment="production")
+    prod = client_with(ins_environment="production", insi_client="soap")
     for system, code in (("urn:oid:1.2.250.1.213.1.4.10", "INS-NIR-TEST"),
                          ("urn:oid:1.2.250.1.213.1.4.11", "INS-NIR-DEMO")):
         issue = refused(prod, {"resourceType": "Patient", "identifier": [ins(HELENE_NIR, system, code)]})

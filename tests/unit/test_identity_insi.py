@@ -105,3 +105,13 @@ def test_build_insi_client() -> None:
     assert isinstance(build_insi_client(load_settings(database_url="sqlite://")), SimulatorInsiClient)
     soap = build_insi_client(load_settings(database_url="sqlite://", insi_client="soap", insi_url="https://i"))
     assert isinstance(soap, SoapInsiClient) and soap.url == "https://i"
+
+
+def test_simulator_refused_in_production() -> None:
+    """The simulator's fictitious identities must never land under the production INS authority."""
+    from fhirserver.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="cannot be used with ins_environment"):
+        build_insi_client(load_settings(database_url="sqlite://", ins_environment="production"))
+    prod = build_insi_client(load_settings(database_url="sqlite://", ins_environment="production", insi_client="soap"))
+    assert isinstance(prod, SoapInsiClient)
