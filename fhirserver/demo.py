@@ -964,6 +964,18 @@ ROLES: dict[str, RoleDef] = {
     ]
 }
 
+# Functional role of each staff role (JDV_J47-FunctionCode-CISIS, TRE_R85 part): coordinators coordinate the
+# usager's path, the others are members of the care team.
+ROLE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "medco": ("330", "Coordonnateur de parcours"),
+    "idec": ("330", "Coordonnateur de parcours"),
+    "ide": ("353", "Membre de l'équipe de soins"),
+    "as": ("353", "Membre de l'équipe de soins"),
+    "psy": ("353", "Membre de l'équipe de soins"),
+    "ergo": ("353", "Membre de l'équipe de soins"),
+}
+TDDUI_PROFESSION_EXTENSION = "https://interop.esante.gouv.fr/ig/fhir/tddui/StructureDefinition/tddui-profession"
+
 # (relationship code, v3 display, TRE_R216 display, French text, gender)
 RELATIONS: dict[str, tuple[str, str, str, str]] = {
     "DAU": ("natural daughter", "Fille biologique", "Fille", "female"),
@@ -1313,7 +1325,9 @@ class _DemoBuilder:
         )
         name: dict[str, Any] = {"use": "official", "family": st.family, "given": [st.given]}
         if st.role.prefix:
-            name["prefix"] = [st.role.prefix]
+            # prefix is the civilité (JDV_J245: M / MME, required by tddui-human-name); the title goes in suffix
+            name["prefix"] = ["MME" if st.gender == "female" else "M"]
+            name["suffix"] = [st.role.prefix]
         resource: Resource = {
             "resourceType": "Practitioner",
             "id": st.pid,
@@ -1344,10 +1358,21 @@ class _DemoBuilder:
         return resource
 
     def practitioner_role(self, st: _Staff, unit_id: str) -> Resource:
-        code: dict[str, Any] = {"text": st.role.label(st.gender)}
+        # code.coding: the functional role from JDV_J47 (required by tddui-practitioner-role); the profession
+        # goes in code's tddui-profession extension.
+        function_code, function_display = ROLE_FUNCTIONS[st.role.key]
+        code: dict[str, Any] = {
+            "coding": [_coding(TRE_R85_ROLE, function_code, function_display)],
+            "text": st.role.label(st.gender),
+        }
         if st.role.profession_system and st.role.profession_code:
-            code["coding"] = [
-                _coding(st.role.profession_system, st.role.profession_code, st.role.profession_display)
+            code["extension"] = [
+                {
+                    "url": TDDUI_PROFESSION_EXTENSION,
+                    "valueCodeableConcept": _cc(
+                        st.role.profession_system, st.role.profession_code, st.role.profession_display
+                    ),
+                }
             ]
         start = self.random_date(date(2012, 1, 1), date(2024, 12, 31))
         return {

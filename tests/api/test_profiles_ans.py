@@ -37,6 +37,10 @@ LOCAL_ID = "https://identifiant-medicosocial-localusager.esante.gouv.fr"
 BIRTH_ORDER = TDDUI + "tddui-birth-order"
 ENC_CS = TDDUI_CS + "tddui-encounter-identifier"
 SEJOUR = "https://identifiant-medicosocial-sejour.esante.gouv.fr"
+IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
+R85 = NOS + "TRE_R85-RolePriseCharge/FHIR/TRE-R85-RolePriseCharge"
+R23 = NOS + "TRE_R23-ModeExercice/FHIR/TRE-R23-ModeExercice"
+A02 = NOS + "TRE_A02-ProfessionSavFaire-CISIS/FHIR/TRE-A02-ProfessionSavFaire-CISIS"
 
 
 # ---------------------------------------------------------------------------------------------- conforming resources
@@ -162,11 +166,35 @@ def careteam() -> dict[str, Any]:
                             {"member": {"reference": "PractitionerRole/medecin-1"}, "period": {"start": "2024-01-20"}}]}
 
 
+def practitioner() -> dict[str, Any]:
+    """A médecin coordonnateur: IDNPS (8 + RPPS), civilité from JDV_J245, title in suffix."""
+    return {"resourceType": "Practitioner", "meta": {"profile": [TDDUI + "tddui-practitioner"]},
+            "identifier": [{"use": "official",
+                            "type": {"coding": [{"system": FR_CORE_CS + "fr-core-cs-v2-0203", "code": "IDNPS"}]},
+                            "system": IDNPS, "value": "810003456786"}],
+            "name": [{"use": "official", "family": "LEROY", "given": ["Anne"], "prefix": ["MME"], "suffix": ["DR"]}]}
+
+
+def practitioner_role() -> dict[str, Any]:
+    """Her role in the EHPAD: functional role from JDV_J47, profession (TRE_A02 via JDV_J01) in tddui-profession."""
+    return {"resourceType": "PractitionerRole", "meta": {"profile": [TDDUI + "tddui-practitioner-role"]},
+            "extension": [{"url": TDDUI + "tddui-exercise-mode",
+                           "valueCodeableConcept": {"coding": [{"system": R23, "code": "S", "display": "Salarié"}]}}],
+            "practitioner": {"reference": "Practitioner/medco-1"},
+            "organization": {"reference": "Organization/essms-1"},
+            "code": [{"coding": [{"system": R85, "code": "330", "display": "Coordonnateur de parcours"}],
+                      "extension": [{"url": TDDUI + "tddui-profession",
+                                     "valueCodeableConcept": {"coding": [{"system": A02, "code": "G15_10",
+                                                                          "display": "Médecin"}]}}],
+                      "text": "Médecin coordonnatrice"}]}
+
+
 CONFORMING: dict[str, Callable[[], dict[str, Any]]] = {
     "tddui-patient": tddui_patient, "tddui-patient-ins": tddui_patient_ins,
     "tddui-careplan-projet-personnalise": careplan, "tddui-encounter-sejour": sejour,
     "tddui-related-person-contact": contact, "tddui-organization": organization, "tddui-consent-accord": consent,
     "tddui-bundle": bundle, "pdsm-simplified-publish": document, "cds-ihe-careteam": careteam,
+    "tddui-practitioner": practitioner, "tddui-practitioner-role": practitioner_role,
 }
 
 
@@ -379,6 +407,35 @@ BROKEN = [
            ("tddui-bundle: Bundle.type: fixed value \"transaction\" required, found \"batch\"",), "value"),
     Broken("bundle: PUT entry (fixed POST)", bundle, _set("entry.0.request.method", "PUT"), "Bundle.entry[0].request.method",
            ("tddui-bundle: Bundle.entry.request.method: fixed value \"POST\" required, found \"PUT\"",), "value"),
+    # -- tddui-practitioner
+    Broken("practitioner: no IDNPS (slice min)", practitioner,
+           _set("identifier", [{"system": "https://personnel.example.fr", "value": "P-12"}]), "Practitioner.identifier",
+           ("tddui-practitioner: Practitioner.identifier:idNatPs: minimum cardinality 1, found 0",), "required"),
+    Broken("practitioner: two names", practitioner, _append("name", {"use": "usual", "family": "LEROY-MARTIN"}),
+           "Practitioner.name", ("tddui-practitioner: Practitioner.name: maximum cardinality 1, found 2",), "structure"),
+    Broken("practitioner: title 'Dr' as prefix (outside JDV_J245)", practitioner, _set("name.0.prefix", ["Dr"]),
+           "Practitioner.name[0].prefix[0]",
+           ("tddui-practitioner: Practitioner.name.prefix: code 'Dr' is not in the required value set "
+            "JDV_J245_Civilite_CISIS",), "code-invalid"),
+    # -- tddui-practitioner-role
+    Broken("practitioner role: profession code as role (outside JDV_J47)", practitioner_role,
+           _set("code.0.coding", [{"system": NOS + "TRE_G15-ProfessionSante/FHIR/TRE-G15-ProfessionSante", "code": "10"}]),
+           "PractitionerRole.code[0].coding[0]",
+           ("tddui-practitioner-role: PractitionerRole.code.coding: code", "TRE-G15-ProfessionSante|10' is not in",
+            "required value set JDV_J47_FunctionCode_CISIS"), "code-invalid"),
+    Broken("practitioner role: two roles (code max 1)", practitioner_role,
+           _append("code", {"coding": [{"system": R85, "code": "353"}]}), "PractitionerRole.code",
+           ("tddui-practitioner-role: PractitionerRole.code: maximum cardinality 1, found 2",), "structure"),
+    Broken("practitioner role: organization is a Patient", practitioner_role,
+           _set("organization", {"reference": "Patient/usager-1"}), "PractitionerRole.organization",
+           ("tddui-practitioner-role: PractitionerRole.organization: reference to a Patient, allowed targets: "
+            "Organization",), "structure"),
+    Broken("practitioner role: two professions (extension slice max)", practitioner_role,
+           _append("code.0.extension", {"url": TDDUI + "tddui-profession",
+                                        "valueCodeableConcept": {"coding": [{"system": A02, "code": "G15_60"}]}}),
+           "PractitionerRole.code[0].extension",
+           ("tddui-practitioner-role: PractitionerRole.code.extension:tddui-profession: maximum cardinality 1, found 2",),
+           "structure"),
     # -- PDSm simplified publish
     Broken("pdsm: document by url instead of data", document,
            _all(_set("content.0.attachment.data", ...), _set("content.0.attachment.url", "https://docs.example.fr/1.pdf")),
@@ -492,3 +549,25 @@ def test_careplan_display_slicing_counts_every_structure_accord(fhir: Any) -> No
     assert not errors(validate(fhir, resource))
     resource["supportingInfo"] = [{"reference": "Consent/a1"}]
     find(validate(fhir, resource), "CarePlan.supportingInfo", "accordStructure: minimum cardinality 1, found 0")
+
+
+def test_demo_export_claims_only_known_profiles_and_validates(fhir: Any) -> None:
+    """Every entry of a demo usager's $tddui-export (Practitioners and PractitionerRoles included) claims a profile
+    this server knows, and ``$validate`` of each entry against it gives neither an error nor a 'not known' warning."""
+    from fhirserver.demo import build_demo_bundle
+
+    demo = build_demo_bundle(usagers=6)
+    assert fhir.post("", demo).status_code == 200
+    patient_id = next(e["resource"]["id"] for e in demo["entry"] if e["resource"]["resourceType"] == "Patient")
+    resp = fhir.get(f"Patient/{patient_id}/$tddui-export")
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
+    entries = [e["resource"] for e in resp.get_json()["entry"]]
+    types = {r["resourceType"] for r in entries}
+    assert {"Practitioner", "PractitionerRole"} <= types
+    for resource in entries:
+        issues = validate(fhir, resource)
+        assert not errors(issues), (resource["resourceType"], issues)
+        assert not [i for i in issues if "is not known" in i.get("diagnostics", "")], (resource["resourceType"], issues)
+    roles = [r for r in entries if r["resourceType"] == "PractitionerRole"]
+    assert all(c["system"].endswith("TRE-R85-RolePriseCharge") and c["code"] in ("330", "353")
+               for r in roles for c in r["code"][0]["coding"])
