@@ -34,7 +34,6 @@ identitovigilance cell: even ``certain`` only proposes it.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from functools import lru_cache
 from typing import Any
 
 from fhirserver.identity.ins import ins_system_info
+from fhirserver.identity.traits import fold
 from fhirserver.search.values import normalize_string
 
 #: "doublon probable" from this score on
@@ -98,9 +98,7 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß"
 def normalize_name(value: str) -> str:
     """Accents, case, hyphens, apostrophes and punctuation removed, spaces collapsed:
     ``"Marie-Thérèse d'Aubigné"`` → ``"marie therese d aubigne"``."""
-    decomposed = unicodedata.normalize("NFKD", value.translate(_LIGATURES))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return " ".join("".join(c if c.isalnum() else " " for c in plain).split())
+    return fold(value.translate(_LIGATURES))
 
 
 def osa_distance(a: str, b: str, limit: int | None = None) -> int:

@@ -47,7 +47,7 @@ from fhirserver.identity.ins import ins_system_info
 from fhirserver.identity.keys import IdentifierError, check_nir
 from fhirserver.interactions.context import Context, FhirRequest
 from fhirserver.interactions.hooks import validation_issues
-from fhirserver.interactions.operations.everything import _other_patients_data
+from fhirserver.interactions.operations.everything import other_patients_data
 from fhirserver.interactions.read import current
 from fhirserver.interactions.search import build_query
 from fhirserver.storage.base import StoredResource
@@ -221,7 +221,7 @@ class _Builder:
             pairs = {(k.split("/", 1)[0], k.split("/", 1)[1]) for k in missing}
             fetched = [s for s in self.session.read_many(pairs)
                        if s.content and self.ctx.policy.can_see(self.req, s.content)]
-            foreign = _other_patients_data(self.session, self.patient_id, fetched)
+            foreign = other_patients_data(self.session, self.patient_id, fetched)
             self.loaded.update({_key(s): s for s in fetched})
             for stored in fetched:
                 if stored.rid in foreign:

@@ -21,7 +21,7 @@ from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.storage.sql.schema import idx_compartment
 
 
-def _other_patients_data(session: SqlSession, patient_id: str, included: list[StoredResource]) -> set[int]:
+def other_patients_data(session: SqlSession, patient_id: str, included: list[StoredResource]) -> set[int]:
     """rids of referenced resources that belong to other patients' compartments and not to this one.
 
     A reference from the record (``Patient.link``, ``Observation.hasMember`` …) may point into another
@@ -63,7 +63,7 @@ def everything(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespo
     page_types = {m.res_type for m in page.matches}
     query.includes = [Include(t, None, None, False) for t in sorted(page_types)]
     page.includes, page.warnings = session.resolve_includes(query, page.matches) if page.matches else ([], [])
-    foreign = _other_patients_data(session, patient_id, page.includes)
+    foreign = other_patients_data(session, patient_id, page.includes)
     page.includes = [r for r in page.includes if r.rid not in foreign]
     bundle = searchset(req, ctx, query, page, f"Patient/{patient_id}/$everything")
     return FhirResponse(200, bundle)
