@@ -283,6 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ingest-timeout", type=float, default=1800.0, help="seconds after which ingest stops")
     bench.add_argument("--seed", type=int, default=1, help="seed of the data set and of the request draws")
     bench.set_defaults(func=cmd_bench)
+
+    # documents issue: each module adds its own sub-commands (register(sub) -> None)
+    from fhirserver.integrations.dmp import cli as dmp_cli
+    from fhirserver.integrations.mssante import cli as mssante_cli
+    from fhirserver.integrations.outbox import cli as outbox_cli
+    from mappings.cda import cli as cda_cli
+
+    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli):
+        module.register(sub)
     return parser
 
 

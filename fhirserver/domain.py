@@ -7,6 +7,7 @@ The FHIR core knows nothing of INS, RNIV or FR Core; everything French is regist
 from __future__ import annotations
 
 from fhirserver import tddui
+from fhirserver.documents.validation import build_cda_validator
 from fhirserver.identity.hooks import IdentityHook
 from fhirserver.identity.insi import build_insi_client
 from fhirserver.identity.validator import IdentityValidator
@@ -22,4 +23,8 @@ def configure(ctx: Context) -> Context:
     ctx.services["insi"] = build_insi_client(ctx.settings)  # INSi teleservice (simulator or SOAP seam)
     ctx.validators.append(profile_validator(ctx.settings))  # config/profiles/ (fhirserver.profiles)
     ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
+    ctx.services["cda_validator"] = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons (None: no kit)
+    # [dmp]
+    # [outbox]
+    # [mssante]
     return ctx

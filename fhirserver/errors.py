@@ -115,3 +115,7 @@ class TooCostly(_Category):
 
 class MultipleMatches(_Category):
     STATUS, CODE = 412, "multiple-matches"
+
+
+class Unavailable(_Category):
+    STATUS, CODE = 503, "transient"

@@ -40,6 +40,31 @@ class Settings:
     fr_core_version: str = "2.1"
     insi_client: str = "simulator"
     insi_url: str = ""
+    cda_kit_dir: str = ""
+    cda_cache_dir: str = "var/cda-cache"
+    cda_software_name: str = "DUI server"
+    dmp_transport: str = "soap"
+    dmp_url: str = "http://127.0.0.1:8095"
+    dmp_certificate_file: str = ""
+    dmp_key_file: str = ""
+    dmp_lps_id: str = ""
+    dmp_lps_name: str = "DUI server"
+    dmp_lps_version: str = "0.1.0"
+    dmp_lps_homologation: str = ""
+    dmp_timeout_seconds: int = 30
+    worker_max_attempts: int = 8
+    worker_backoff_seconds: int = 5
+    worker_poll_seconds: int = 2
+    mssante_sender: str = ""
+    mssante_smtp_host: str = "127.0.0.1"
+    mssante_smtp_port: int = 25
+    mssante_smtp_starttls: bool = False
+    mssante_smtp_username: str = ""
+    mssante_inbox: str = "maildir"
+    mssante_maildir: str = "var/mssante/inbox"
+    mssante_imap_host: str = ""
+    mssante_imap_port: int = 993
+    mssante_imap_username: str = ""
     config_dir: Path = field(default=CONFIG_DIR)
 
     @property
@@ -69,12 +94,39 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "fr_core_version": ("identity", "fr_core_version"),
     "insi_client": ("identity", "insi_client"),
     "insi_url": ("identity", "insi_url"),
+    "cda_kit_dir": ("cda", "kit_dir"),
+    "cda_cache_dir": ("cda", "cache_dir"),
+    "cda_software_name": ("cda", "software_name"),
+    "dmp_transport": ("dmp", "transport"),
+    "dmp_url": ("dmp", "url"),
+    "dmp_certificate_file": ("dmp", "certificate_file"),
+    "dmp_key_file": ("dmp", "key_file"),
+    "dmp_lps_id": ("dmp", "lps_id"),
+    "dmp_lps_name": ("dmp", "lps_name"),
+    "dmp_lps_version": ("dmp", "lps_version"),
+    "dmp_lps_homologation": ("dmp", "lps_homologation"),
+    "dmp_timeout_seconds": ("dmp", "timeout_seconds"),
+    "worker_max_attempts": ("worker", "max_attempts"),
+    "worker_backoff_seconds": ("worker", "backoff_seconds"),
+    "worker_poll_seconds": ("worker", "poll_seconds"),
+    "mssante_sender": ("mssante", "sender"),
+    "mssante_smtp_host": ("mssante", "smtp_host"),
+    "mssante_smtp_port": ("mssante", "smtp_port"),
+    "mssante_smtp_starttls": ("mssante", "smtp_starttls"),
+    "mssante_smtp_username": ("mssante", "smtp_username"),
+    "mssante_inbox": ("mssante", "inbox"),
+    "mssante_maildir": ("mssante", "maildir"),
+    "mssante_imap_host": ("mssante", "imap_host"),
+    "mssante_imap_port": ("mssante", "imap_port"),
+    "mssante_imap_username": ("mssante", "imap_username"),
 }
 #: settings restricted to a list of values: setting -> allowed values
 _CHOICES: dict[str, tuple[str, ...]] = {
     "ins_environment": ("test", "production"),
     "fr_core_version": ("2.1", "2.2"),
     "insi_client": ("simulator", "soap"),
+    "dmp_transport": ("soap", "pdsm"),
+    "mssante_inbox": ("maildir", "imap"),
 }
 
 

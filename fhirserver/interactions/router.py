@@ -23,7 +23,17 @@ from fhirserver.interactions import (
 )
 from fhirserver.interactions.common import outcome_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
-from fhirserver.interactions.operations import Operation, everything, identitovigilance, meta, tddui, validate
+from fhirserver.interactions.operations import (
+    Operation,
+    cda,
+    dlu,
+    dmp,
+    everything,
+    identitovigilance,
+    meta,
+    tddui,
+    validate,
+)
 from fhirserver.interactions.operations import identity as identity_ops
 from fhirserver.storage.sql.repository import SqlSession
 
@@ -49,7 +59,8 @@ def _core_operations() -> list[Operation]:
 
 def _all_operations() -> dict[str, list[Operation]]:
     table: dict[str, list[Operation]] = {}
-    for op in [*_core_operations(), *identity_ops.OPERATIONS, *identitovigilance.OPERATIONS, *tddui.OPERATIONS]:
+    for op in [*_core_operations(), *identity_ops.OPERATIONS, *identitovigilance.OPERATIONS, *tddui.OPERATIONS,
+               *cda.OPERATIONS, *dlu.OPERATIONS, *dmp.OPERATIONS]:
         table.setdefault(op.name, []).append(op)
     return table
 

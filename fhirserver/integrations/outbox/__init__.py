@@ -1,0 +1,1 @@
+"""Transactional outbox: delivery requests committed with the document, delivered by ``dui worker``."""
