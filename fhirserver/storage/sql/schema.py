@@ -8,6 +8,8 @@ Design (the README's architecture section explains it at length):
 - ``idx_compartment``: Patient-compartment membership, for compartment search and $everything.
 - ``conditional_lock``: serialises conditional creates on the hash of their normalised criteria.
 - ``reindex_state``: checkpoint of the online, resumable reindex.
+- ``outbox``: the transactional outbox of documents to deliver (DMP, MSSanté), written in the same transaction as
+  the document and drained by ``dui worker`` (:mod:`fhirserver.integrations.outbox`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -150,6 +153,33 @@ reindex_state = Table(
     Column("last_rid", RID, nullable=False, default=0),
     Column("done", Boolean, nullable=False, default=False),
     Column("updated", DateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", RID, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # "dmp" | "mssante"
+    Column("unique_id", String(200), nullable=False),  # CDA document id: the idempotency key
+    Column("target", String(256), nullable=False, default=""),  # MSSanté recipient; "" for the DMP
+    Column("document_id", Small, nullable=False),  # DocumentReference id
+    Column("document_version", Integer, nullable=False),  # its version when the item was queued
+    Column("payload", LargeBinary, nullable=False),  # the CDA document
+    Column("meta", JSON, nullable=False),  # XDS metadata etc. (JSON), given to the deliverer
+    Column("status", String(16), nullable=False),  # pending | sending | delivered | failed | cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("lease_until", DateTime, nullable=True),  # a claim by a worker expires here
+    Column("lease_owner", String(64), nullable=True),
+    Column("last_error", String(1000), nullable=True),  # codes and messages only, never health data
+    Column("remote_id", String(256), nullable=True),
+    Column("status_recorded", Boolean, nullable=False, default=False),  # the final status is on the DocumentReference
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    Column("delivered_at", DateTime, nullable=True),
+    Index("ux_outbox_kind_unique_target", "kind", "unique_id", "target", unique=True),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_document", "document_id", "kind"),
 )
 
 INDEX_TABLES: dict[str, Table] = {
