@@ -285,10 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     # documents issue: each module adds its own sub-commands (register(sub) -> None)
+    from fhirserver.documents import cli as cda_cli
     from fhirserver.integrations.dmp import cli as dmp_cli
     from fhirserver.integrations.mssante import cli as mssante_cli
     from fhirserver.integrations.outbox import cli as outbox_cli
-    from mappings.cda import cli as cda_cli
 
     for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli):
         module.register(sub)

@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,13 +54,25 @@ def is_postgres(database_url: str) -> bool:
     return database_url.startswith("postgresql")
 
 
+#: the ANS CDA test kit (shared material, read-only) and a cache of its compiled schematrons kept between runs
+ANS_KIT = Path(__file__).resolve().parents[2] / "shared" / "ans" / "testcontenucda"
+ANS_EXAMPLES = ANS_KIT.parent / "cda-examples"
+CDA_CACHE = Path(__file__).resolve().parents[1] / "var" / "cda-cache"
+
+
 @pytest.fixture(scope="session")
 def context(database_url: str) -> Any:
-    settings = load_settings(database_url=database_url)
+    settings = load_settings(database_url=database_url, cda_kit_dir=str(ANS_KIT), cda_cache_dir=str(CDA_CACHE))
     ctx = build_context(settings)
     upgrade(ctx.repo.engine)
     yield ctx
     ctx.repo.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def cda_validator(context: Any) -> Any:
+    """The app's CDA validator (one per test process: its schematrons are loaded once)."""
+    return context.services["cda_validator"]
 
 
 def wipe(ctx: Any) -> None:
