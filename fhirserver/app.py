@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None, context: Context | None = None)
     from fhirserver.api.fhir import bp
 
     app.register_blueprint(bp, url_prefix="/fhir")
+    from fhirserver.auth import init_app as init_auth
+
+    init_auth(app, app.config["DUI_CONTEXT"])
 
     @app.get("/health")
     def health() -> Response:

@@ -284,13 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=1, help="seed of the data set and of the request draws")
     bench.set_defaults(func=cmd_bench)
 
-    # documents issue: each module adds its own sub-commands (register(sub) -> None)
+    # each package adds its own sub-commands (register(sub) -> None)
+    from fhirserver.auth import cli as auth_cli
     from fhirserver.documents import cli as cda_cli
     from fhirserver.integrations.dmp import cli as dmp_cli
     from fhirserver.integrations.mssante import cli as mssante_cli
     from fhirserver.integrations.outbox import cli as outbox_cli
 
-    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli):
+    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli, auth_cli):
         module.register(sub)
     return parser
 

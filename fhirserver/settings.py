@@ -65,6 +65,15 @@ class Settings:
     mssante_imap_host: str = ""
     mssante_imap_port: int = 993
     mssante_imap_username: str = ""
+    auth_required: bool = False
+    auth_issuer: str = ""
+    auth_signing_key_file: str = ""
+    auth_code_ttl_seconds: int = 60
+    auth_access_token_ttl_seconds: int = 3600
+    auth_refresh_token_ttl_days: int = 90
+    auth_local_accounts: bool = True
+    auth_lockout_threshold: int = 5
+    auth_lockout_minutes: int = 15
     config_dir: Path = field(default=CONFIG_DIR)
 
     @property
@@ -119,6 +128,15 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "mssante_imap_host": ("mssante", "imap_host"),
     "mssante_imap_port": ("mssante", "imap_port"),
     "mssante_imap_username": ("mssante", "imap_username"),
+    "auth_required": ("auth", "required"),
+    "auth_issuer": ("auth", "issuer"),
+    "auth_signing_key_file": ("auth", "signing_key_file"),
+    "auth_code_ttl_seconds": ("auth", "code_ttl_seconds"),
+    "auth_access_token_ttl_seconds": ("auth", "access_token_ttl_seconds"),
+    "auth_refresh_token_ttl_days": ("auth", "refresh_token_ttl_days"),
+    "auth_local_accounts": ("auth", "local_accounts"),
+    "auth_lockout_threshold": ("auth", "lockout_threshold"),
+    "auth_lockout_minutes": ("auth", "lockout_minutes"),
 }
 #: settings restricted to a list of values: setting -> allowed values
 _CHOICES: dict[str, tuple[str, ...]] = {
