@@ -104,7 +104,7 @@ def test_status_write_failure_keeps_the_outbox_state_and_is_retried(fhir: Any, c
         def before_write(self, event: Any) -> dict[str, Any]:
             if event.notes.get("outbox"):
                 raise RuntimeError("database hiccup")
-            return event.body  # type: ignore[no-any-return]
+            return event.body
 
         def after_write(self, event: Any, stored: Any) -> None:
             return None
