@@ -78,6 +78,9 @@ def _render(resp: FhirResponse, xml: bool) -> Response:
     headers = dict(resp.headers)
     if resp.resource is None:
         return Response(status=resp.status, headers=headers)
+    if isinstance(resp.resource, bytes):  # a document that is not a FHIR resource (e.g. a CDA from $generate-cda)
+        headers.setdefault("Content-Type", "application/octet-stream")
+        return Response(resp.resource, status=resp.status, headers=headers)
     pretty = request.args.get("_pretty") == "true"
     if xml:
         body = resource_to_xml(resp.resource, pretty=pretty)

@@ -82,6 +82,9 @@ def _entry_response(resp: FhirResponse, include_resource: bool) -> dict[str, Any
     out: dict[str, Any] = {}
     if isinstance(resp.resource, dict) and resp.resource.get("resourceType") == "OperationOutcome":
         response["outcome"] = resp.resource
+    elif include_resource and isinstance(resp.resource, bytes):  # a raw document (e.g. a CDA) inside a Bundle
+        out["resource"] = {"resourceType": "Binary", "data": base64.b64encode(resp.resource).decode("ascii"),
+                           "contentType": resp.headers.get("Content-Type", "application/octet-stream")}
     elif include_resource and resp.resource is not None:
         out["resource"] = resp.resource
     out["response"] = response
