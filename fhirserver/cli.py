@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,7 +69,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         def load(self) -> Any:
             from fhirserver.app import create_app
 
-            return create_app(settings)
+            app = create_app(settings)
+            validator = app.config["DUI_CONTEXT"].services.get("cda_validator")
+            if validator is not None:  # load the schematrons (seconds) in the background, not on a first request
+                threading.Thread(target=validator.warm_up, name="cda-warm-up", daemon=True).start()
+            return app
 
     App().run()
     return 0
