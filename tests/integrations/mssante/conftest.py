@@ -1,0 +1,76 @@
+"""A real SMTP server (aiosmtpd) on loopback for the MSSanté tests, and settings pointing at it."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+    raw: bytes
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler keeping every message; ``rcpt_reply`` / ``data_reply`` force an SMTP reply."""
+
+    received: list[Received] = field(default_factory=list)
+    rcpt_reply: str | None = None
+    data_reply: str | None = None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.data_reply:
+            return self.data_reply
+        raw = bytes(envelope.original_content or envelope.content)
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), msg, raw))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    recorder: Recorder
+
+    @property
+    def received(self) -> list[Received]:
+        return self.recorder.received
+
+
+@pytest.fixture()
+def smtp_server() -> Iterator[SmtpServer]:
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, recorder)
+    finally:
+        controller.stop()
