@@ -8,7 +8,7 @@ https://esante.gouv.fr/volet-structuration-minimale; french-interop.md §4) and 
 CDA header                                             DocumentReference
 =====================================================  =========================================================
 ``id`` (root[^extension])                              ``masterIdentifier`` (the XDS uniqueId)
-``code``                                               ``type``
+``code``                                               ``type``, ``category`` (DMP class via ASS_X16)
 ``title``                                              ``description``, ``content.attachment.title``
 ``effectiveTime``                                      ``date``, ``content.attachment.creation``
 ``confidentialityCode``                                ``securityLabel``
@@ -45,6 +45,9 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from mappings.terminology import uri_of
+from mappings.xds import valuesets as dmp_valuesets
+
 __all__ = [
     "INS_OIDS",
     "CdaReadError",
@@ -61,16 +64,6 @@ _NS = {"h": V3}
 #: INS assigning authorities (NIR, NIA, test NIR, demo NIR; french-interop.md §1.1) -> FHIR Identifier.system.
 INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
 
-#: code system OIDs with an HL7 FHIR canonical URI; any other OID becomes ``urn:oid:<oid>``.
-_SYSTEM_URIS = {
-    "2.16.840.1.113883.6.1": "http://loinc.org",
-    "2.16.840.1.113883.6.96": "http://snomed.info/sct",
-    "2.16.840.1.113883.5.25": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
-    "2.16.840.1.113883.5.4": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-    "2.16.840.1.113883.5.111": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
-    "2.16.840.1.113883.5.88": "http://terminology.hl7.org/CodeSystem/v3-ParticipationFunction",
-}
-_IDNPS_OID = "1.2.250.1.71.4.2.1"  # identifiant national des professionnels (RPPS / ADELI prefixed)
 #: XDS-SD (N1) and the DLU-EHPAD volets -> XDS formatCode (JDV_J60, french-interop.md §6.2)
 _XDS_SD = "1.3.6.1.4.1.19376.1.2.20"
 _VOLET_FORMATS = {
@@ -79,8 +72,6 @@ _VOLET_FORMATS = {
     "1.2.250.1.213.1.1.1.24": "urn:asip:ci-sis:fludr:2017",
 }
 _SD_FORMATS = {"application/pdf": "urn:ihe:iti:xds-sd:pdf:2008", "text/plain": "urn:ihe:iti:xds-sd:text:2008"}
-_FORMAT_SYSTEM_IHE = "urn:oid:1.3.6.1.4.1.19376.1.2.3"  # IHE format codes
-_FORMAT_SYSTEM_ASIP = "urn:oid:1.2.250.1.213.1.1.4.2.282"  # ASIP (CI-SIS) format codes, TRE_A06 (unverified)
 _GENDERS = {"F": "female", "M": "male", "U": "unknown"}
 _PARIS = ZoneInfo("Europe/Paris")
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d+)?([+-]\d{4})?$")
@@ -195,7 +186,8 @@ def _attr(node: etree._Element | None, name: str) -> str | None:
 
 
 def _system(oid: str) -> str:
-    return _SYSTEM_URIS.get(oid, f"urn:oid:{oid}")
+    """The FHIR system of a code system OID (:mod:`mappings.terminology`; ``urn:oid:`` when not known)."""
+    return uri_of(oid) or f"urn:oid:{oid}"
 
 
 def _codeable(node: etree._Element | None) -> dict[str, Any] | None:
@@ -416,13 +408,24 @@ def _rendition(root: etree._Element) -> tuple[bytes, str] | None:
     return data, media
 
 
+def _category(code: str, system: str) -> dict[str, Any] | None:
+    """The DMP classCode (JDV_J57, TRE_A03) of a typeCode through ASS_X16 (:mod:`mappings.xds.valuesets`)."""
+    cls = dmp_valuesets.X16_TYPE_TO_CLASS.get((code, system))
+    if cls is None:
+        return None
+    coding: dict[str, Any] = {"system": _system(dmp_valuesets.TRE_A03_CLASSE_DOCUMENT), "code": cls}
+    if display := dmp_valuesets.J57_CLASS_CODE.display(cls, dmp_valuesets.TRE_A03_CLASSE_DOCUMENT):
+        coding["display"] = display
+    return {"coding": [coding]}
+
+
 def _format(root: etree._Element, media: str | None) -> dict[str, str] | None:
     templates = {t.get("root") for t in _all(root, "h:templateId")}
     for template, code in _VOLET_FORMATS.items():
         if template in templates:
-            return {"system": _FORMAT_SYSTEM_ASIP, "code": code}
+            return {"system": _system(dmp_valuesets.TRE_A06_FORMAT_CODE_COMPLEMENTAIRE), "code": code}
     if _XDS_SD in templates and media in _SD_FORMATS:
-        return {"system": _FORMAT_SYSTEM_IHE, "code": _SD_FORMATS[media]}
+        return {"system": _system(dmp_valuesets.TRE_A11_IHE_FORMAT_CODE), "code": _SD_FORMATS[media]}
     return None
 
 
@@ -520,6 +523,8 @@ def read_document(cda: bytes | etree._Element) -> ReceivedDocument:
     doc: dict[str, Any] = {"resourceType": "DocumentReference", "contained": contained,
                            "masterIdentifier": master, "status": "current", "docStatus": "final",
                            "type": doc_type}
+    if category := _category(str(_attr(code_node, "code")), str(_attr(code_node, "codeSystem"))):
+        doc["category"] = [category]
     subject: dict[str, Any] = {"type": "Patient"}
     if patient.ins_system and patient.ins:
         subject["identifier"] = {"system": patient.ins_system, "value": patient.ins}

@@ -30,6 +30,8 @@ def test_n1_header_maps_to_document_reference() -> None:
                                        "value": "urn:oid:1.3.6.1.4.1.19376.1.2.20.12345.1.1"}
     assert doc["type"]["coding"] == [{"system": "http://loinc.org", "code": "11502-2",
                                       "display": "CR d'examens biologiques"}]
+    assert doc["category"][0]["coding"][0]["system"] == "urn:oid:1.2.250.1.213.1.1.4.1"
+    assert doc["category"][0]["coding"][0]["code"] == "10"  # ASS_X16: 11502-2 -> 10 (compte rendu)
     assert doc["date"] == "2021-04-01T13:47:45+01:00"
     assert doc["securityLabel"][0]["coding"][0]["code"] == "N"
     assert doc["subject"]["identifier"] == {"system": "urn:oid:1.2.250.1.213.1.4.10", "value": "279035121518989"}
@@ -95,6 +97,7 @@ def test_dlu_is_structured_with_its_volet_format_and_no_rendition() -> None:
     assert [c["attachment"]["contentType"] for c in doc["content"]] == ["text/xml"]
     assert doc["content"][0]["format"]["code"] == "urn:asip:ci-sis:dlu:2015"
     assert doc["type"]["coding"][0]["code"] == "74207-2"
+    assert doc["category"][0]["coding"][0]["code"] == "11"  # ASS_X16: DLU -> 11 (synthèse)
     assert doc["context"]["facilityType"]["coding"][0]["code"] == "SA17"
     assert doc["context"]["practiceSetting"]["coding"][0]["code"] == "ETABLISSEMENT"
     assert doc["description"] == "DOCUMENT DE LIAISON D'URGENCE"
