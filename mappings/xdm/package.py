@@ -24,12 +24,12 @@ import html
 import io
 import stat
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lxml import etree
 
 from mappings.xds import ebrim
-from mappings.xds.model import MetadataError, Problem, Submission
+from mappings.xds.model import MetadataError, Problem, ProblemsError, Submission
 
 SUBSET = "IHE_XDM/SUBSET01"
 METADATA = f"{SUBSET}/METADATA.XML"
@@ -43,19 +43,8 @@ _MAX_TOTAL = 64 * 1024 * 1024
 _MAX_RATIO = 200
 
 
-@dataclass
-class PackageError(Exception):
+class PackageError(ProblemsError):
     """The XDM package cannot be built or must not be trusted; ``problems`` says why, entry by entry."""
-
-    message: str
-    problems: list[Problem] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        details = "; ".join(p.text + (f" ({p.location})" if p.location else "") for p in self.problems)
-        return f"{self.message}: {details}" if details else self.message
 
 
 @dataclass(frozen=True)

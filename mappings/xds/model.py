@@ -108,8 +108,8 @@ class Problem:
 
 
 @dataclass
-class MetadataError(Exception):
-    """Raised before anything is sent: the metadata would not be accepted (codes outside the DMP value sets …)."""
+class ProblemsError(Exception):
+    """An error that lists every problem found (a message, then one Problem per reason)."""
 
     message: str
     problems: list[Problem] = field(default_factory=list)
@@ -121,3 +121,7 @@ class MetadataError(Exception):
         details = "; ".join(
             p.text + (f" (at {p.location})" if p.location else "") for p in self.problems)
         return f"{self.message}: {details}" if details else self.message
+
+
+class MetadataError(ProblemsError):
+    """Raised before anything is sent: the metadata would not be accepted (codes outside the DMP value sets …)."""
