@@ -349,3 +349,49 @@ def test_metadata_agree_with_the_ans_stylesheet(name: str) -> None:
 def test_stylesheet_path_is_the_kit() -> None:
     """The oracle is the kit's own file (not a copy in the repository)."""
     assert STYLESHEET.is_file() and Path(STYLESHEET).parent.name == "FeuilleDeStyle"
+
+
+# ------------------------------------------------------------------ documents this product generates
+
+
+def _generated(**changes: object) -> Submission:
+    from mappings.cda.documents.n1 import build_n1
+    from tests.mappings import sample_document
+
+    root = build_n1(sample_document(**changes), b"%PDF-1.4\n% test\n", "application/pdf")
+    return from_cda(root, visibility=["MASQUE_PS"])
+
+
+def test_generated_n1_consultation() -> None:
+    """The product's N1 (consultation report in an EHPAD): class 10, XDS-SD PDF, SA17/ESSMS, accents kept."""
+    sub = _generated()
+    doc = sub.document
+    assert (doc.class_code.code, doc.format_code.code) == ("10", "urn:ihe:iti:xds-sd:pdf:2008")
+    assert (doc.healthcare_facility_type_code.code, doc.practice_setting_code.code) == ("SA17", "ESSMS")
+    assert sub.submission_set.content_type_code.code == "SA17"
+    assert doc.patient_id == "240062123191008^^^&1.2.250.1.213.1.4.10&ISO^NH"
+    assert doc.creation_time == "20260422140000"
+    assert doc.authors[0].person == "810797309118^Aubépin^Loïc^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
+    assert [c.code for c in doc.confidentiality_codes] == ["N", "MASQUE_PS"]
+    assert any(v.startswith("PID-5|SAINT-PIERRE^Lucienne Marie Éléonore^") for v in doc.source_patient_info)
+
+
+def test_generated_projet_personnalise_is_a_care_plan() -> None:
+    """80788-3 (projet personnalisé d'accompagnement) is DMP class 44."""
+    from mappings.cda.model import Code as CdaCode
+
+    sub = _generated(code=CdaCode("80788-3", vs.LOINC, "Projet personnalisé d'accompagnement", "LOINC"),
+                     title="Projet personnalisé")
+    assert sub.document.class_code == Code("44", vs.TRE_A03_CLASSE_DOCUMENT, "Plan de soins, protocole de soins")
+
+
+def test_generated_with_nia_and_replacement() -> None:
+    """An INS-NIA is the patientId when there is no NIR; a replacement points at the replaced document."""
+    from mappings.cda.model import Identifier
+    from tests.mappings import PATIENT
+
+    nia = dataclasses.replace(PATIENT, ids=(Identifier("1.2.250.1.213.1.4.9", "240062123191999"),))
+    sub = _generated(patient=nia, replaces=Identifier("1.2.250.1.213.1.1.9.0"))
+    assert sub.document.patient_id == "240062123191999^^^&1.2.250.1.213.1.4.9&ISO^NH"
+    assert sub.replaced_unique_id == "1.2.250.1.213.1.1.9.0"
+    assert sub.replaced_entry_uuid == entry_uuid_for("1.2.250.1.213.1.1.9.0")
