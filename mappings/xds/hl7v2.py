@@ -48,7 +48,7 @@ def parse_cx(value: str) -> tuple[str, str, str]:
 
 def xcn(ident: str, root: str, family: str = "", given: str = "", type_code: str = "") -> str:
     """XCN: ``id^family^given^^^^^^&root&ISO^D^^^type`` (components 1, 2, 3, 9, 10, 13)."""
-    fields = [escape(ident), escape(family), escape(given), "", "", "", "", "", hd(root),
+    fields = [escape(ident), escape(family), escape(given), "", "", "", "", "", hd(root) if root else "",
               "D" if family or given else "", "", "", type_code]
     return "^".join(fields).rstrip("^")
 

@@ -44,6 +44,8 @@ _XDS_SD_FORMATS = {  # nonXMLBody mediaType -> J60 formatCode (ASS_A12)
     "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010",
 }
 _NAME_TYPES = {"BR": "L", "SP": "D", "CL": "D"}  # CDA family@qualifier -> HL7 v2 name type (PID-5.7)
+# Received documents are not trusted: no DTD, no entities, no network; big base64 bodies are allowed.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 _ENTRY_NAMESPACE = uuid.UUID("0a4e5a2c-7b5e-5d8e-9a41-2f1c1f7b2e10")
 
 
@@ -125,7 +127,10 @@ def from_cda(root: etree._Element | bytes, *, visibility: Sequence[str] = (), do
     """
     if isinstance(root, bytes):
         document = root if document is None else document
-        root = etree.fromstring(root)
+        try:
+            root = etree.fromstring(root, _PARSER)
+        except etree.XMLSyntaxError as error:
+            raise MetadataError("the CDA document is not well-formed XML", [Problem(str(error), "/", "")]) from error
     if document is None:
         document = document_bytes(root)
     r = _Reader(root)

@@ -395,3 +395,34 @@ def test_generated_with_nia_and_replacement() -> None:
     assert sub.document.patient_id == "240062123191999^^^&1.2.250.1.213.1.4.9&ISO^NH"
     assert sub.replaced_unique_id == "1.2.250.1.213.1.1.9.0"
     assert sub.replaced_entry_uuid == entry_uuid_for("1.2.250.1.213.1.1.9.0")
+
+
+def test_device_author() -> None:
+    """An authoring device is named by its software in authorPerson, with its identifier."""
+    cda = _example(N1)
+    start = cda.index(b"<assignedPerson>")
+    end = cda.index(b"</assignedPerson>") + len(b"</assignedPerson>")
+    device = (b"<assignedAuthoringDevice><manufacturerModelName>DUI</manufacturerModelName>"
+              b"<softwareName>DUI server</softwareName></assignedAuthoringDevice>")
+    doc = from_cda(cda[:start] + device + cda[end:]).document
+    assert doc.authors[0].person == "801234534765^DUI server^^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
+
+
+def test_missing_header_elements_are_named() -> None:
+    """No title and no effectiveTime: creationTime and title are reported with their CDA path."""
+    cda = _replace_code(_example(N1), b"<title>Compte rendu d'examens biologiques</title>", b"")
+    cda = _replace_code(cda, b'<effectiveTime value="20210401134745+0100"/>', b"")
+    with pytest.raises(MetadataError) as caught:
+        from_cda(cda)
+    assert [(p.attribute, p.location) for p in caught.value.problems] == [
+        ("creationTime", "/h:ClinicalDocument/h:effectiveTime/@value"), ("title", "/h:ClinicalDocument/h:title")]
+
+
+def test_received_bytes_are_parsed_safely() -> None:
+    """Entities are not expanded (no XXE) and malformed XML is a MetadataError."""
+    evil = _example(N1).replace(b"<ClinicalDocument", b"<!DOCTYPE ClinicalDocument [<!ENTITY x SYSTEM "
+                                b"'file:///etc/hostname'>]>\n<ClinicalDocument", 1)
+    evil = evil.replace(b"<title>Compte rendu d'examens biologiques</title>", b"<title>&x;</title>", 1)
+    assert from_cda(evil).document.title == "&x;"  # the reference is kept as is, the file is never read
+    with pytest.raises(MetadataError, match="not well-formed"):
+        from_cda(b"<ClinicalDocument")
