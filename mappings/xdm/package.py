@@ -179,17 +179,26 @@ def _find(files: dict[str, bytes], name: str) -> str | None:
     return next((n for n in files if n.upper() == name.upper()), None)
 
 
+def _metadata_names(files: dict[str, bytes]) -> list[str]:
+    """``IHE_XDM/<subset>/METADATA.XML`` entries, whatever the subset folder is called and the case used."""
+    return [n for n in files if n.upper().startswith("IHE_XDM/") and n.count("/") == 2
+            and n.upper().endswith("/METADATA.XML")]
+
+
 def read_package(data: bytes, *, max_total: int = _MAX_TOTAL) -> Package:
     """Unpack and check an XDM ZIP holding one submission set with one document."""
     files = _entries(data, max_total)
-    problems = [Problem(f"{required} is missing", required) for required in (INDEX, README, METADATA)
+    problems = [Problem(f"{required} is missing", required) for required in (INDEX, README)
                 if _find(files, required) is None]
+    metadata_names = _metadata_names(files)
     subsets = {n.rsplit("/", 1)[0].upper() for n in files if n.upper().startswith("IHE_XDM/") and n.count("/") >= 2}
-    if len(subsets) > 1:
+    if not metadata_names:
+        problems.append(Problem(f"{METADATA} is missing", METADATA))
+    elif len(subsets) > 1:
         problems.append(Problem(f"{len(subsets)} submission sets; one (SUBSET01) is supported", "IHE_XDM/"))
     if problems:
         raise PackageError("the XDM package is incomplete", problems)
-    metadata_name = _find(files, METADATA) or METADATA
+    metadata_name = metadata_names[0]
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
     try:
         root = etree.fromstring(files[metadata_name], parser)

@@ -179,3 +179,11 @@ def test_uri_outside_the_subset() -> None:
     entries[METADATA] = entries[METADATA].replace(b"<rim:Value>DOC0001.XML</rim:Value>",
                                                   b"<rim:Value>../../README.TXT</rim:Value>")
     assert _refusal(_rezip(list(entries.items()))) == [f"{METADATA}: URI '../../README.TXT' is not a file name"]
+
+
+def test_other_subset_name_and_case_are_read() -> None:
+    """A producer that writes ``ihe_xdm/subset1/metadata.xml`` and ``doc0001.xml`` is understood."""
+    renamed = {"IHE_XDM/SUBSET01/METADATA.XML": "ihe_xdm/subset1/metadata.xml", DOCUMENT: "ihe_xdm/subset1/DOC0001.XML",
+               "INDEX.HTM": "index.htm", "README.TXT": "readme.txt"}
+    package = read_package(_rezip([(renamed.get(str(n), n), d) for n, d in _entries(_package())]))
+    assert package.document == _cda() and package.document_name == "ihe_xdm/subset1/DOC0001.XML"
