@@ -25,6 +25,9 @@ def configure(ctx: Context) -> Context:
     ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
     ctx.services["cda_validator"] = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons (None: no kit)
     # [dmp]
+    from fhirserver.integrations.outbox.store import OutboxQueue  # (outbox)
+
+    ctx.services["outbox"] = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)
     ctx.services.setdefault("deliverers", {})  # outbox: kind -> Deliverer, used by `dui worker` (dmp, mssante)
     # [mssante]
     return ctx

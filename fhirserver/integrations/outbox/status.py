@@ -28,10 +28,10 @@ from sqlalchemy import Connection
 from fhirserver.integrations.outbox.store import OutboxRecord, mark_recorded
 from fhirserver.interactions.context import Context, FhirRequest
 from fhirserver.interactions.hooks import WriteEvent, commit_write
+from fhirserver.interactions.operations.dmp import EXT_DELIVERY
 from fhirserver.search.values import instant_text
 from fhirserver.storage.sql.repository import SqlSession
 
-EXT_DELIVERY = "https://dui.example.org/fhir/StructureDefinition/document-delivery"
 URI_SYSTEM = "urn:ietf:rfc:3986"
 
 

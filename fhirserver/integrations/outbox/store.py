@@ -137,6 +137,30 @@ def cancel(conn: Connection, item_id: int, *, now: datetime | None = None) -> bo
     return bool(res.rowcount)
 
 
+def requeue(conn: Connection, item_id: int, *, payload: bytes, metadata: dict[str, Any], document_version: int,
+            now: datetime | None = None) -> OutboxRecord | None:
+    """Queue a ``failed`` or ``cancelled`` item again (a new request to send the same document): attempts
+    restart at 0. None when the item is in another state (pending, sending, delivered: nothing to do)."""
+    when = now or now_utc()
+    res = conn.execute(update(outbox).where(outbox.c.id == item_id, outbox.c.status.in_([FAILED, CANCELLED]))
+                       .values(status=PENDING, attempts=0, next_attempt_at=when, payload=payload, meta=metadata,
+                               document_version=document_version, last_error=None, lease_owner=None,
+                               lease_until=None, status_recorded=False, updated=when))
+    return get(conn, item_id) if res.rowcount else None
+
+
+class OutboxQueue:
+    """The outbox as operations see it (``ctx.services["outbox"]``): the same functions, in the caller's
+    transaction. Operations reach it through the context, so ``fhirserver.interactions`` does not import
+    the integrations."""
+
+    enqueue = staticmethod(enqueue)
+    for_document = staticmethod(for_document)
+    find_unique = staticmethod(find_unique)
+    requeue = staticmethod(requeue)
+    cancel = staticmethod(cancel)
+
+
 def backoff_delay(attempts: int, base_seconds: float, cap_seconds: float = BACKOFF_CAP_SECONDS,
                   rng: random.Random | None = None) -> float:
     """Seconds to wait after the ``attempts``-th failed attempt: exponential, capped, equal jitter
