@@ -26,6 +26,7 @@ NSMAP = {None: NS, "xsi": XSI}
 
 Element: TypeAlias = etree._Element
 
+_HOUSE_NUMBER = re.compile(r"^(\d+(?:\s?(?:bis|ter|quater|[a-dA-D]))?)[,\s]+(\S.*)$")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
@@ -122,13 +123,20 @@ def pn(parent: Element, name: PersonName, element: str = "name") -> Element:
 
 
 def ad(parent: Element, address: Address | None, element: str = "addr") -> Element:
-    """AD: ``streetAddressLine``\\ s, postal code, city, country, and ``county`` (the CI-SIS place of the INSEE
-    code of a birth place); None is ``nullFlavor="UNK"``."""
+    """AD in the structured CI-SIS form (an address with ``streetAddressLine`` may hold nothing else): the first
+    line as ``houseNumber`` + ``streetName`` (``18 bis avenue X``) or ``streetName``, further lines as
+    ``additionalLocator``, then postal code, ``county`` (the INSEE code, as CI-SIS puts a birth place), city,
+    country; None is ``nullFlavor="UNK"``."""
     if address is None:
         return null(parent, element, "UNK")
     out = el(parent, element, use=address.use)
-    for line in address.lines:
-        el(out, "streetAddressLine", line)
+    for number, line in enumerate(address.lines):
+        match = _HOUSE_NUMBER.match(line)
+        if number == 0 and match:
+            el(out, "houseNumber", match.group(1))
+            el(out, "streetName", match.group(2))
+        else:
+            el(out, "streetName" if number == 0 else "additionalLocator", line)
     if address.postal_code:
         el(out, "postalCode", address.postal_code)
     if address.county:

@@ -226,7 +226,8 @@ def code_from_fhir(concept: Any) -> Code | None:
         if isinstance(coding, Mapping) and coding.get("code"):
             oid = oid_of(coding.get("system"))
             if oid:
-                return Code(str(coding["code"]), oid, coding.get("display"))
+                code = str(coding["code"])
+                return Code(code, oid, coding.get("display") or cisis.DISPLAYS.get((oid, code)))
     return None
 
 
@@ -272,9 +273,13 @@ def name_from_fhir(names: Any, element: str) -> PersonName:
     if not candidates:
         raise ModelError(f"{element}: a name with a family name is required", f"{element}.name")
     name = candidates[0]
+    # CI-SIS writes civilities and titles in capitals without dots (M, MME, DR); the suffix must be a JDV_J246
+    # title, so other suffixes (diplomas …) are left out
+    prefixes = tuple(p.replace(".", "").upper() for p in name.get("prefix") or [] if isinstance(p, str))
+    suffixes = tuple(t for t in (s.replace(".", "").upper() for s in name.get("suffix") or []
+                                 if isinstance(s, str)) if t in cisis.TITLES)
     return PersonName(str(name["family"]), tuple(g for g in name.get("given") or [] if isinstance(g, str)),
-                      tuple(p for p in name.get("prefix") or [] if isinstance(p, str)),
-                      tuple(s for s in name.get("suffix") or [] if isinstance(s, str)))
+                      prefixes, suffixes)
 
 
 def _identifier(resource: Json, system: str | tuple[str, ...]) -> str | None:
