@@ -153,16 +153,21 @@ def find_coding(concept: Any, systems: Iterable[str] | None = None) -> Mapping[s
     if systems is None:
         return next((c for c in found if codes.oid(str(c.get("system", "")))), None)
     for system in systems:
-        wanted = codes.oid(system) or system
+        wanted = _system(system)
         for coding in found:
-            if codes.oid(str(coding.get("system", ""))) == wanted:
+            if _system(str(coding.get("system", ""))) == wanted:
                 return coding
     return None
 
 
+def _system(uri: str) -> str:
+    """A code system's OID when it has one, else its URI (so both spellings of a system compare equal)."""
+    return codes.oid(uri) or uri
+
+
 def has_code(concept: Any, system: str, code: str) -> bool:
-    wanted = codes.oid(system) or system
-    return any(codes.oid(str(c.get("system", ""))) == wanted and c.get("code") == code for c in codings(concept))
+    wanted = _system(system)
+    return any(_system(str(c.get("system", ""))) == wanted and c.get("code") == code for c in codings(concept))
 
 
 def coded(parent: etree._Element, tag: str, coding: Mapping[str, Any] | None, *, xsi_type: str | None = None,
