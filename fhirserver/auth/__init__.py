@@ -1,5 +1,10 @@
 """Authorization (the authorization issue): SMART App Launch 2.2 / Backend Services authorization server on
 Authlib, local accounts, and the access policy every FHIR interaction goes through.
+
+Modules: :mod:`scopes` (SMART scope grammar), :mod:`server` (Authlib grants and endpoints), :mod:`assertion`
+(private_key_jwt), :mod:`bearer` (token validation), :mod:`policy` (the scope access policy), :mod:`store` and
+:mod:`schema` (tables), :mod:`views` (the Flask adapter and its French pages), :mod:`cli` (``dui clients``,
+``dui users``, ``dui launch``).
 """
 
 from __future__ import annotations
@@ -8,5 +13,18 @@ from typing import Any
 
 
 def init_app(app: Any, ctx: Any) -> None:
-    """Attach the authorization server's routes and the bearer-token check to the Flask app."""
-    return None
+    """Attach the authorization server's routes and the bearer-token check to the Flask app, and install the
+    scope access policy on the context (once; it reads the principal of each request)."""
+    from fhirserver.auth.keys import SigningKey
+    from fhirserver.auth.policy import ScopePolicy
+    from fhirserver.auth.server import SmartServer
+    from fhirserver.auth.store import AuthStore
+    from fhirserver.auth.views import AuthState, current_urls, register
+    from fhirserver.interactions.context import AllowAll
+
+    store = AuthStore(ctx.repo.engine)
+    key = SigningKey(ctx.repo.engine, ctx.settings.auth_signing_key_file)
+    server = SmartServer(store, ctx.settings, key, current_urls)
+    if isinstance(ctx.policy, AllowAll):
+        ctx.policy = ScopePolicy(ctx)
+    register(app, AuthState(ctx, store, server))

@@ -1,10 +1,186 @@
-"""Sub-commands of ``dui`` for this package (added by :func:`register`)."""
+"""Sub-commands of ``dui`` for authorization (added by :func:`register`):
+
+- ``dui clients add --client-id ID [--secret S | --jwks FILE | --jwks-url URL | --public] [--redirect-uri URI]...
+  --scope "..." [--grant-type authorization_code|client_credentials]... [--name NAME]``
+- ``dui users add --username NAME --password PASS --fhir-user Patient/ID|RelatedPerson/ID|Practitioner/ID``
+- ``dui users link --username NAME --patient ID`` (an aidant or a user acting for several usagers: the picker)
+- ``dui launch --patient ID [--encounter ID] [--minutes N]`` prints an EHR launch context id (the ``launch``
+  parameter the portal passes to an app's launch URL with ``iss``)
+
+Exit status 0 on success, 2 on invalid input (a message on stderr says which option).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+from fhirserver.auth import scopes
+from fhirserver.auth.models import GRANT_TYPES, Client
+
+FHIR_USER = re.compile(r"^(Patient|RelatedPerson|Practitioner|PractitionerRole|Person)/[A-Za-z0-9\-.]{1,64}$")
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+class CliError(ValueError):
+    pass
+
+
+def build_client(args: argparse.Namespace) -> tuple[Client, str | None]:
+    """The client an ``dui clients add`` command describes (and its secret), or :class:`CliError`."""
+    kinds = [k for k in ("secret", "jwks", "jwks_url") if getattr(args, k)] + (["public"] if args.public else [])
+    if len(kinds) != 1:
+        raise CliError("give exactly one of --secret, --jwks, --jwks-url, --public")
+    try:
+        scopes.validate(args.scope)
+    except scopes.ScopeError as exc:
+        raise CliError(f"--scope: {exc}") from exc
+    if not scopes.split(args.scope):
+        raise CliError("--scope: at least one scope is needed")
+    grant_types = list(dict.fromkeys(args.grant_type or ["authorization_code"]))
+    for uri in args.redirect_uri or []:
+        if not re.match(r"^https?://[^\s#]+$", uri):
+            raise CliError(f"--redirect-uri {uri!r}: an absolute http(s) URL without fragment is needed")
+    if "authorization_code" in grant_types and not args.redirect_uri:
+        raise CliError("--redirect-uri is required for grant type authorization_code")
+    jwks: dict[str, Any] | None = None
+    if args.jwks:
+        try:
+            jwks = json.loads(Path(args.jwks).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--jwks {args.jwks}: not a readable JSON file ({exc})") from exc
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+            raise CliError("--jwks: a JWKS document {\"keys\": [...]} with at least one key is needed")
+        if any(not isinstance(k, dict) or not k.get("kid") or "d" in k for k in jwks["keys"]):
+            raise CliError("--jwks: every key needs a kid, and only public keys may be registered")
+    if args.jwks_url and not re.match(r"^https?://\S+$", args.jwks_url):
+        raise CliError("--jwks-url: an absolute http(s) URL is needed")
+    if "client_credentials" in grant_types and not (jwks or args.jwks_url):
+        raise CliError("client_credentials (Backend Services) clients authenticate with a key: give --jwks or "
+                       "--jwks-url")
+    method = "none" if args.public else "client_secret_basic" if args.secret else "private_key_jwt"
+    client = Client(client_id=args.client_id, auth_method=method, redirect_uris=list(args.redirect_uri or []),
+                    grant_types=grant_types, scope=" ".join(scopes.split(args.scope)), name=args.name,
+                    jwks=jwks, jwks_url=args.jwks_url)
+    return client, args.secret
+
+
+def cmd_clients_add(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from fhirserver.auth.store import AuthStore
+    from fhirserver.cli import _context, _settings
+
+    try:
+        client, secret = build_client(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with _context(_settings(args)) as ctx:
+        try:
+            AuthStore(ctx.repo.engine).add_client(client, secret)
+        except IntegrityError:
+            print(f"error: a client with id {client.client_id!r} already exists", file=sys.stderr)
+            return 2
+    print(f"client {client.client_id} registered ({client.auth_method}; {', '.join(client.grant_types)})")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import IntegrityError
+
+    from fhirserver.auth.store import AuthStore
+    from fhirserver.cli import _context, _settings
+
+    if not FHIR_USER.match(args.fhir_user):
+        print("error: --fhir-user must be Patient/ID, RelatedPerson/ID, Practitioner/ID, PractitionerRole/ID or "
+              "Person/ID", file=sys.stderr)
+        return 2
+    if len(args.password) < 12:
+        print("error: --password must have at least 12 characters", file=sys.stderr)
+        return 2
+    with _context(_settings(args)) as ctx:
+        try:
+            AuthStore(ctx.repo.engine).add_user(args.username, args.password, args.fhir_user)
+        except IntegrityError:
+            print(f"error: a user named {args.username!r} already exists", file=sys.stderr)
+            return 2
+    print(f"user {args.username} added ({args.fhir_user})")
+    return 0
+
+
+def cmd_users_link(args: argparse.Namespace) -> int:
+    from fhirserver.auth.store import AuthStore
+    from fhirserver.cli import _context, _settings
+
+    if not FHIR_ID.match(args.patient):
+        print("error: --patient must be a Patient id", file=sys.stderr)
+        return 2
+    with _context(_settings(args)) as ctx:
+        try:
+            AuthStore(ctx.repo.engine).link_patient(args.username, args.patient)
+        except KeyError:
+            print(f"error: no user named {args.username!r}", file=sys.stderr)
+            return 2
+    print(f"user {args.username} may now act for Patient/{args.patient}")
+    return 0
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from fhirserver.auth.store import AuthStore
+    from fhirserver.cli import _context, _settings
+
+    for name in ("patient", "encounter"):
+        value = getattr(args, name)
+        if value is not None and not FHIR_ID.match(value):
+            print(f"error: --{name} must be a FHIR id", file=sys.stderr)
+            return 2
+    if args.minutes < 1 or args.minutes > 24 * 60:
+        print("error: --minutes must be between 1 and 1440", file=sys.stderr)
+        return 2
+    with _context(_settings(args)) as ctx:
+        launch = AuthStore(ctx.repo.engine).create_launch(args.patient, args.encounter,
+                                                          timedelta(minutes=args.minutes))
+    print(launch)
+    return 0
 
 
 def register(sub: Any) -> None:
     """Add this package's sub-commands to the ``dui`` parser's sub-parsers."""
-    return None
+    clients = sub.add_parser("clients", help="OAuth clients (SMART apps, Backend Services)")
+    clients_sub = clients.add_subparsers(dest="clients_command", required=True)
+    add = clients_sub.add_parser("add", help="register a client")
+    add.add_argument("--client-id", required=True)
+    add.add_argument("--name")
+    kind = add.add_mutually_exclusive_group()
+    kind.add_argument("--secret", help="confidential client (client_secret_basic); stored as an argon2id hash")
+    kind.add_argument("--jwks", help="file with the client's public JWKS (private_key_jwt)")
+    kind.add_argument("--jwks-url", help="URL of the client's public JWKS (private_key_jwt)")
+    kind.add_argument("--public", action="store_true", help="public client (PKCE only)")
+    add.add_argument("--redirect-uri", action="append", help="an exact redirect URI (repeatable)")
+    add.add_argument("--scope", required=True, help="the scopes the client may be granted, space-separated")
+    add.add_argument("--grant-type", action="append", choices=GRANT_TYPES)
+    add.set_defaults(func=cmd_clients_add)
+
+    users = sub.add_parser("users", help="local accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    uadd = users_sub.add_parser("add", help="add a local account (argon2id)")
+    uadd.add_argument("--username", required=True)
+    uadd.add_argument("--password", required=True)
+    uadd.add_argument("--fhir-user", required=True, help="Patient/ID, RelatedPerson/ID or Practitioner/ID")
+    uadd.set_defaults(func=cmd_users_add)
+    link = users_sub.add_parser("link", help="let a user act for a usager (patient picker)")
+    link.add_argument("--username", required=True)
+    link.add_argument("--patient", required=True, help="the Patient id")
+    link.set_defaults(func=cmd_users_link)
+
+    launch = sub.add_parser("launch", help="create an EHR launch context; prints the launch id")
+    launch.add_argument("--patient")
+    launch.add_argument("--encounter")
+    launch.add_argument("--minutes", type=int, default=60, help="lifetime of the launch context (default 60)")
+    launch.set_defaults(func=cmd_launch)

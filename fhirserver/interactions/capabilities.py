@@ -97,4 +97,10 @@ def capability_statement(ctx: Context, base_url: str) -> dict[str, Any]:
 
 
 def capabilities(req: FhirRequest, ctx: Context) -> FhirResponse:
-    return FhirResponse(200, capability_statement(ctx, req.base_url))
+    statement = capability_statement(ctx, req.base_url)
+    if ctx.settings.auth_required:
+        from fhirserver.auth.discovery import capability_security
+        from fhirserver.auth.urls import urls_for
+
+        statement["rest"][0]["security"] = capability_security(urls_for(ctx.settings, req.base_url))
+    return FhirResponse(200, statement)

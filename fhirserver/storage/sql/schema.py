@@ -193,3 +193,5 @@ INDEX_TABLES: dict[str, Table] = {
     "composite": idx_composite,
     "compartment": idx_compartment,
 }
+
+import fhirserver.auth.schema  # noqa: E402,F401  (the authorization tables, on the same metadata)

@@ -1,0 +1,64 @@
+"""Bearer-token validation for the FHIR API (RFC 6750; SMART app-launch.html#access-token; ASVS 9.1-9.2, 10.3.1).
+
+A token is accepted when its RS256 signature verifies with the server's key, ``iss`` is this server, ``aud`` is this
+FHIR base URL, it has not expired, and neither it nor its grant is revoked (checked in the database by ``jti``, so a
+revocation applies to the very next request).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from fhirserver.auth import scopes
+from fhirserver.auth.keys import verification_keys
+from fhirserver.auth.principal import Principal
+from fhirserver.auth.store import AuthStore
+from fhirserver.auth.urls import Urls
+
+LEEWAY = 5
+
+
+class InvalidToken(Exception):
+    """A bearer token that is missing, malformed, expired, revoked or not for this server."""
+
+
+def decode_access_token(key: RSAKey, token: str, urls: Urls) -> dict[str, Any] | None:
+    """The claims of one of our access tokens (signature, iss, aud, exp checked), or None."""
+    try:
+        claims = jwt.decode(token, verification_keys(key), algorithms=["RS256"]).claims
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    if claims.get("iss") != urls.issuer:
+        return None
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if urls.fhir_base.rstrip("/") not in [a.rstrip("/") for a in audiences if isinstance(a, str)]:
+        return None
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or exp + LEEWAY < time.time():
+        return None
+    return dict(claims)
+
+
+def principal_from(store: AuthStore, key: RSAKey, token: str, urls: Urls) -> Principal:
+    claims = decode_access_token(key, token, urls)
+    if claims is None:
+        raise InvalidToken("the access token is not valid for this server, or it has expired")
+    stored = store.active_token(str(claims.get("jti")))
+    if stored is None:
+        raise InvalidToken("the access token has been revoked")
+    patients: frozenset[str] = frozenset()
+    if stored.user_id is not None:
+        user = store.user(stored.user_id)
+        if user is None:
+            raise InvalidToken("the account of this token is no longer active")
+        patients = frozenset(user.patients)
+    return Principal(client_id=stored.client_id, scope=stored.scope, scopes=scopes.resource_scopes(stored.scope),
+                     token_id=stored.jti, grant_id=stored.grant_id,
+                     subject=stored.username or stored.client_id, fhir_user=stored.fhir_user,
+                     patient=stored.patient, encounter=stored.encounter, patients=patients)

@@ -1,0 +1,341 @@
+"""The Flask adapter of the authorization server: discovery, authorize (login, patient picker, consent), token,
+introspection, revocation, JWKS, the connected-apps page, and the bearer-token check in front of the FHIR API.
+
+Pages are server-rendered, in French, without JavaScript. Browser sessions are server-side (``auth_session``); every
+form carries the session's CSRF token. The OAuth parameters of an authorization request travel in hidden fields
+and are validated again by Authlib on every step, so a tampered form cannot widen what was asked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
+
+from fhirserver.auth import scopes
+from fhirserver.auth.bearer import InvalidToken, principal_from
+from fhirserver.auth.discovery import openid_configuration, smart_configuration
+from fhirserver.auth.keys import public_jwks
+from fhirserver.auth.models import User, epoch
+from fhirserver.auth.server import SmartServer
+from fhirserver.auth.store import AuthStore
+from fhirserver.auth.urls import Urls, urls_for
+from fhirserver.errors import Issue, operation_outcome
+from fhirserver.interactions.context import Context
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+COOKIE = "dui_auth_session"
+OPEN_FHIR_PATHS = {"metadata", ".well-known/smart-configuration"}
+#: scopes kept whatever the user unticks (identity and launch context; what they grant is shown on the page)
+ALWAYS_KEPT = {"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter"}
+SESSION_HOURS = 8
+
+
+class AuthState:
+    def __init__(self, ctx: Context, store: AuthStore, server: SmartServer) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.server = server
+
+
+def _state() -> AuthState:
+    state: AuthState = current_app.config["DUI_AUTH"]
+    return state
+
+
+def current_urls() -> Urls:
+    ctx: Context = current_app.config["DUI_CONTEXT"]
+    base = ctx.settings.base_url.rstrip("/") if ctx.settings.base_url else request.host_url.rstrip("/") + "/fhir"
+    return urls_for(ctx.settings, base)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    resp = Response(json.dumps(payload), status=status, content_type="application/json")
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+def _page(template: str, status: int = 200, **values: Any) -> Response:
+    resp = Response(render_template(template, **values), status=status, content_type="text/html; charset=utf-8")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    return resp
+
+
+def _error_page(title: str, message: str, status: int = 400) -> Response:
+    return _page("auth/error.html", status, title=title, message=message)
+
+
+def _session() -> tuple[User, str] | None:
+    return _state().store.session(request.cookies.get(COOKIE))
+
+
+def _csrf_ok(expected: str) -> bool:
+    return hmac.compare_digest(request.form.get("dui_csrf", ""), expected)
+
+
+# --- discovery ---------------------------------------------------------------------------------------
+
+@bp.get("/fhir/.well-known/smart-configuration")
+def smart_config() -> Response:
+    return _json(smart_configuration(current_urls()))
+
+
+@bp.get("/.well-known/openid-configuration")
+def openid_config() -> Response:
+    return _json(openid_configuration(current_urls()))
+
+
+@bp.get("/auth/jwks")
+def jwks() -> Response:
+    return _json(public_jwks(_state().server.key))
+
+
+@bp.get("/auth/smart-style.json")
+def smart_style() -> Response:
+    return _json({"color_background": "#ffffff", "color_error": "#b00020", "color_highlight": "#005fcc",
+                  "color_modal_backdrop": "rgba(0,0,0,0.5)", "color_success": "#1b7f3b", "color_text": "#1a1a1a",
+                  "dim_border_radius": "4px", "dim_font_size": "16px", "dim_spacing_size": "16px",
+                  "font_family_body": "Marianne, Arial, sans-serif",
+                  "font_family_heading": "Marianne, Arial, sans-serif"})
+
+
+# --- token, introspection, revocation ---------------------------------------------------------------
+
+@bp.post("/auth/token")
+def token() -> Response:
+    resp: Response = _state().server.create_token_response()
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@bp.post("/auth/introspect")
+def introspect() -> Response:
+    server = _state().server
+    bearer = _bearer_value()
+    if bearer is not None:
+        try:
+            caller = principal_from(_state().store, server.key, bearer, current_urls())
+        except InvalidToken:
+            return _json({"error": "invalid_token", "error_description": "the bearer token is not valid"}, 401)
+        target = request.form.get("token")
+        if not target:
+            return _json({"error": "invalid_request", "error_description": "token is missing"}, 400)
+        from fhirserver.auth.server import SmartIntrospection, _lookup
+
+        found = _lookup(server.store, server, target, request.form.get("token_type_hint"))
+        endpoint = SmartIntrospection(server)
+        if found is not None and found.client_id != caller.client_id:
+            found = None
+        return _json(endpoint.create_introspection_payload(found))
+    resp: Response = server.create_endpoint_response("introspection")
+    return resp
+
+
+@bp.post("/auth/revoke")
+def revoke() -> Response:
+    resp: Response = _state().server.create_endpoint_response("revocation")
+    return resp
+
+
+def _bearer_value() -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+# --- authorize ----------------------------------------------------------------------------------------
+
+def _oauth_params() -> list[tuple[str, str]]:
+    return [(str(k), str(v)) for k, v in request.values.items(multi=True) if not str(k).startswith("dui_")]
+
+
+@bp.route("/auth/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    state = _state()
+    current = _session()
+    user = current[0] if current else None
+    try:
+        grant = state.server.get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        if error.redirect_uri:
+            return state.server.handle_error_response(None, error)
+        return _error_page("Demande d'autorisation refusée", error.description or error.error)
+    params = _oauth_params()
+    if user is None or current is None:
+        if not state.ctx.settings.auth_local_accounts:
+            return _error_page("Connexion impossible", "Aucun moyen de connexion n'est activé sur ce serveur.", 503)
+        return redirect("/auth/login?" + urlencode({"next": "/auth/authorize?" + urlencode(params)}), 302)
+    csrf = current[1]
+    oauth_request = grant.request
+    requested = scopes.split(oauth_request.scope)
+    launch = oauth_request.dui_launch
+    patient_needed = launch is None and ("launch/patient" in requested
+                                         or any(t.startswith("patient/") for t in requested))
+    personal = user.fhir_user.split("/", 1)[0] in ("Patient", "RelatedPerson", "Person")
+    if launch is not None and launch[0] and personal and launch[0] not in user.patients:
+        return _error_page("Usager non accessible", "Le contexte d'ouverture désigne un usager pour lequel votre "
+                           "compte n'a pas d'accès.", 403)
+    if patient_needed and not user.patients:
+        return _error_page("Aucun usager associé", "Votre compte n'est associé à aucun usager : l'application ne "
+                           "peut pas être autorisée pour un usager.", 403)
+    problem = None
+    if request.method == "POST" and request.form.get("dui_action"):
+        if not _csrf_ok(csrf):
+            return _error_page("Formulaire expiré", "Le formulaire a expiré ou ne vient pas de cette page. "
+                               "Recommencez depuis l'application.", 400)
+        if request.form["dui_action"] == "deny":
+            return state.server.create_authorization_response(grant=grant, grant_user=None)
+        chosen = {t for t in request.form.getlist("dui_scope") if t in requested} | (ALWAYS_KEPT & set(requested))
+        patient = request.form.get("dui_patient") if patient_needed else None
+        if patient_needed and patient not in user.patients:
+            problem = "Choisissez l'usager pour lequel vous autorisez l'application."
+        else:
+            oauth_request.dui_scope = chosen
+            oauth_request.dui_patient = patient
+            oauth_request.dui_auth_time = epoch()
+            return state.server.create_authorization_response(grant=grant, grant_user=user)
+    client = oauth_request.client
+    items = [{"value": t, "label": scopes.describe(t), "fixed": t in ALWAYS_KEPT} for t in requested]
+    patients = [{"id": p, "label": _patient_label(state.ctx, p)} for p in user.patients] if patient_needed else []
+    return _page("auth/consent.html", 400 if problem else 200, client_name=client.name or client.client_id,
+                 client_id=client.client_id, items=items, patients=patients, params=params, csrf=csrf,
+                 error=problem, user=user, wildcard=any("/*." in t for t in requested))
+
+
+def _patient_label(ctx: Context, patient_id: str) -> str:
+    stored = ctx.repo.run(lambda session: session.read("Patient", patient_id), write=False)
+    content = stored.content if stored is not None and not stored.deleted else None
+    if not content:
+        return f"Usager {patient_id}"
+    for name in content.get("name") or []:
+        given = " ".join(name.get("given") or [])
+        family = name.get("family") or ""
+        text = name.get("text") or f"{given} {family}".strip()
+        if text:
+            birth = content.get("birthDate")
+            return f"{text} (né·e le {birth})" if birth else text
+    return f"Usager {patient_id}"
+
+
+# --- login, logout, connected apps ---------------------------------------------------------------------
+
+def _safe_next(value: str | None) -> str:
+    if value and (value.startswith("/auth/authorize?") or value == "/auth/apps"):
+        return value
+    return "/auth/apps"
+
+
+@bp.route("/auth/login", methods=["GET", "POST"])
+def login() -> Any:
+    state = _state()
+    settings = state.ctx.settings
+    target = _safe_next(request.values.get("next"))
+    if not settings.auth_local_accounts:
+        return _error_page("Connexion impossible", "Les comptes locaux sont désactivés sur ce serveur.", 503)
+    if request.method == "GET":
+        return _page("auth/login.html", next=target, error=None, username="")
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    user = state.store.check_password(username, password, settings.auth_lockout_threshold,
+                                      settings.auth_lockout_minutes) if username and password else None
+    if user is None:
+        message = ("Identifiant ou mot de passe incorrect. Après plusieurs échecs, le compte est verrouillé "
+                   f"pendant {settings.auth_lockout_minutes} minutes.")
+        return _page("auth/login.html", 401, next=target, error=message, username=username)
+    from datetime import timedelta
+
+    sid, _ = state.store.open_session(user.id, timedelta(hours=SESSION_HOURS))
+    resp = redirect(target, 303)
+    resp.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", secure=request.is_secure, path="/auth",
+                    max_age=SESSION_HOURS * 3600)
+    return resp
+
+
+@bp.post("/auth/logout")
+def logout() -> Any:
+    current = _session()
+    if current is not None and _csrf_ok(current[1]):
+        _state().store.close_session(request.cookies.get(COOKIE, ""))
+    resp = redirect("/auth/login", 303)
+    resp.delete_cookie(COOKIE, path="/auth")
+    return resp
+
+
+@bp.get("/auth/apps")
+def apps() -> Any:
+    current = _session()
+    if current is None:
+        return redirect("/auth/login?" + urlencode({"next": "/auth/apps"}), 302)
+    user, csrf = current
+    grants = [{"id": g["id"], "client": g["name"] or g["client_id"], "created": g["created"],
+               "patient": g["patient"], "scopes": [scopes.describe(t) for t in scopes.split(g["scope"])]}
+              for g in _state().store.user_grants(user.id)]
+    return _page("auth/apps.html", user=user, grants=grants, csrf=csrf, message=request.args.get("done"))
+
+
+@bp.post("/auth/apps/revoke")
+def revoke_app() -> Any:
+    current = _session()
+    if current is None:
+        return redirect("/auth/login?" + urlencode({"next": "/auth/apps"}), 302)
+    user, csrf = current
+    if not _csrf_ok(csrf):
+        return _error_page("Formulaire expiré", "Le formulaire a expiré. Rechargez la page et recommencez.", 400)
+    grant_id = request.form.get("grant_id", "")
+    if _state().store.grant_owner(grant_id) != user.id:
+        return _error_page("Autorisation inconnue", "Cette autorisation n'existe pas ou n'est pas la vôtre.", 404)
+    _state().store.revoke_grant(grant_id, "revoked by the user")
+    return redirect("/auth/apps?done=1", 303)
+
+
+# --- the resource server's bearer check ----------------------------------------------------------------
+
+def _unauthorized(message: str, error: str | None) -> Response:
+    body = operation_outcome([Issue(message, code="login")])
+    challenge = 'Bearer realm="fhir"'
+    if error:
+        challenge += f', error="{error}", error_description="{message}"'
+    return Response(json.dumps(body), status=401, content_type="application/fhir+json; charset=utf-8",
+                    headers={"WWW-Authenticate": challenge})
+
+
+def check_bearer() -> Response | None:
+    path = request.path
+    if not (path == "/fhir" or path.startswith("/fhir/")):
+        return None
+    if path[len("/fhir"):].strip("/") in OPEN_FHIR_PATHS or request.method == "OPTIONS":
+        return None
+    state = _state()
+    header = request.headers.get("Authorization")
+    value = _bearer_value()
+    if value is None:
+        if not state.ctx.settings.auth_required:
+            return None
+        if header:
+            return _unauthorized("the Authorization header must be 'Bearer <access token>'", "invalid_request")
+        return _unauthorized("an access token is required (Authorization: Bearer)", None)
+    try:
+        principal = principal_from(state.store, state.server.key, value, current_urls())
+    except InvalidToken as exc:
+        return _unauthorized(str(exc), "invalid_token")
+    setattr(request, "dui_principal", principal)  # noqa: B010 - read by fhirserver.api.fhir
+    return None
+
+
+def add_cors(resp: Response) -> Response:
+    path = request.path.rstrip("/")
+    if path in ("/fhir/metadata", "/fhir/.well-known/smart-configuration", "/.well-known/openid-configuration"):
+        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return resp
+
+
+def register(app: Flask, state: AuthState) -> None:
+    app.config["DUI_AUTH"] = state
+    app.register_blueprint(bp)
+    app.before_request(check_bearer)
+    app.after_request(add_cors)
