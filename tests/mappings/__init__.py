@@ -32,7 +32,7 @@ PRO = Professional(Identifier("1.2.250.1.71.4.2.1", "810797309118"), PersonName(
 PATIENT = Patient((Identifier("1.2.250.1.213.1.4.10", "240062123191008"),), "SAINT-PIERRE", "Lucienne",
                   "Lucienne Marie Éléonore", "Gérard", "Lucie", "F", "1940-06-22",
                   Address(city="Dijon", county="21231"))
-ESSMS = Code("ESSMS", "1.2.250.1.213.1.1.4.9", "Etablissement ou service social ou médico-social")
+ESSMS = Code("ESSMS", "1.2.250.1.213.1.1.4.9", "Etablissement ou Service Social ou Médico-Social")
 SA17 = Code("SA17", "1.2.250.1.71.4.2.4", "Etablissement pour personnes âgées")
 
 

@@ -19,7 +19,7 @@ PDF = b"%PDF-1.4\n% test\n"
 
 
 def xp(root: etree._Element, path: str) -> list[Any]:
-    return root.xpath(path, namespaces=NS)  # type: ignore[return-value]
+    return list(root.xpath(path, namespaces=NS))
 
 
 def test_ts_value_keeps_the_time_zone() -> None:
