@@ -84,7 +84,7 @@ FACILITY = {"resourceType": "Organization", "id": "chu", "name": "CHU de Dijon �
             "telecom": [{"system": "phone", "value": "03 80 29 30 31", "use": "work"}]}
 
 GP = {"resourceType": "Practitioner", "id": "gp", "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1",
-                                                                    "value": "810100000017"}],
+                                                                    "value": "810100000016"}],
       "name": [{"family": "Lefèvre", "given": ["Hélène"], "prefix": ["MME"], "suffix": ["Dr"]}],
       "telecom": [{"system": "phone", "value": "03 80 00 00 01", "use": "work"}]}
 
@@ -224,7 +224,7 @@ def test_header_parts_physician_and_contacts() -> None:
     assert participant.find("c:functionCode", NS).get("code") == "PCP"
     assert participant.xpath("string(.//c:associatedPerson/c:name/c:family)", namespaces=NS) == "Lefèvre"
     assert participant.xpath("string(.//c:associatedPerson/c:name/c:suffix)", namespaces=NS) == "DR"
-    assert participant.find("c:associatedEntity/c:id", NS).get("extension") == "810100000017"
+    assert participant.find("c:associatedEntity/c:id", NS).get("extension") == "810100000016"
     informants = root.findall("c:informant/c:relatedEntity", NS)
     assert [(i.get("classCode"), i.find("c:code", NS).get("code")) for i in informants] == [
         ("NOK", "SON"), ("ECON", "SIGOTHR")]
