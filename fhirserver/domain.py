@@ -29,5 +29,7 @@ def configure(ctx: Context) -> Context:
 
     ctx.services["outbox"] = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)
     ctx.services.setdefault("deliverers", {})  # outbox: kind -> Deliverer, used by `dui worker` (dmp, mssante)
-    # [mssante]
+    from fhirserver.integrations.mssante.service import register as register_mssante
+
+    register_mssante(ctx)  # MSSanté: ctx.services["mssante"] + outbox deliverer "mssante"; no connection opened
     return ctx

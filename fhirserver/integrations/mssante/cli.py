@@ -1,11 +1,130 @@
-"""Sub-commands of ``dui`` for this package (added by :func:`register`)."""
+"""``dui mss ingest [--once]`` and ``dui mss send --document-reference ID --to ADDRESS|patient``.
+
+* ``ingest`` polls the inbox (``[mssante] inbox``: the Maildir ``[mssante] maildir`` or IMAP) every
+  ``[worker] poll_seconds``; ``--once`` processes what is there and exits: 0 when every message was filed (stored,
+  duplicate or rejected with an error notification), 1 when some had to be left for later or set aside.
+* ``send`` queues one document in the outbox through ``DocumentReference/{id}/$send-mssante`` (the CDA validated
+  by the ANS kit, a qualified identity; see :mod:`fhirserver.interactions.operations.dmp`); ``dui worker`` then
+  builds the message (IHE_XDM.ZIP + PDF) and submits it over SMTP. ``--to patient`` sends to the usager's
+  Mon espace santé mailbox ``<INS>@patient.mssante.fr`` (qualified identity only).
+  Exit status 0 when queued (or already queued), 1 when refused.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+import time
 from typing import Any
+
+from fhirserver.errors import FhirError
+
+
+def _service(ctx: Any) -> Any:
+    from fhirserver.integrations.mssante.service import MssanteService
+
+    service = ctx.services.get("mssante")
+    return service if isinstance(service, MssanteService) else MssanteService(ctx.settings)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from fhirserver.cli import _context, _settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    with _context(settings) as ctx:
+        service = _service(ctx)
+        try:
+            inbox = service.open_inbox()
+        except (ValueError, OSError) as exc:
+            print(f"dui mss ingest: {exc}", file=sys.stderr)
+            return 2
+        try:
+            while True:
+                try:
+                    stats = service.ingest(ctx, inbox)
+                except ValueError as exc:
+                    print(f"dui mss ingest: {exc}", file=sys.stderr)
+                    return 2
+                print(f"mssante: {stats.stored} stored, {stats.duplicates} duplicate(s), {stats.rejected} "
+                      f"rejected, {stats.retried} left for later, {stats.errors} set aside", file=sys.stderr)
+                if args.once:
+                    return 0 if stats.ok else 1
+                time.sleep(settings.worker_poll_seconds)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            inbox.close()
+
+
+# --- send ------------------------------------------------------------------------------------------------------
+
+def _call(ctx: Any, method: str, path: str, body: Any = None) -> Any:
+    from fhirserver.interactions.context import FhirRequest
+    from fhirserver.interactions.router import handle
+
+    return handle(FhirRequest(method, path, body=body, base_url=ctx.settings.base_url or "http://localhost/fhir"),
+                  ctx)
+
+
+def _describe(resp: Any) -> str:
+    if isinstance(resp.resource, dict) and resp.resource.get("resourceType") == "OperationOutcome":
+        return "; ".join(i.get("diagnostics", "") for i in resp.resource.get("issue", []))[:500]
+    return f"HTTP {resp.status}"
+
+
+def _recipient(ctx: Any, document: dict[str, Any], to: str) -> str:
+    from fhirserver.integrations.mssante.message import patient_mailbox
+
+    if to != "patient":
+        return to
+    ref = str((document.get("subject") or {}).get("reference") or "")
+    resp = _call(ctx, "GET", ref) if ref.startswith("Patient/") else None
+    if resp is None or resp.status != 200:
+        raise FhirError("the DocumentReference has no readable subject Patient", status=422)
+    return patient_mailbox(resp.resource)
+
+
+def _answer(resp: Any) -> str:
+    """``status`` and ``queued`` of a ``$send-mssante`` Parameters answer."""
+    values = {p.get("name"): next((v for k, v in p.items() if k.startswith("value")), None)
+              for p in (resp.resource or {}).get("parameter", []) if isinstance(p, dict)}
+    return f"status {values.get('status')}" + (" (queued now)" if values.get("queued") else " (already queued)")
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from fhirserver.cli import _context, _settings
+
+    settings = _settings(args)
+    with _context(settings) as ctx:
+        read = _call(ctx, "GET", f"DocumentReference/{args.document_reference}")
+        if read.status != 200:
+            print(f"dui mss send: DocumentReference/{args.document_reference}: {_describe(read)}", file=sys.stderr)
+            return 1
+        try:
+            to = _recipient(ctx, read.resource, args.to)
+        except FhirError as exc:
+            print(f"dui mss send: {exc.message}", file=sys.stderr)
+            return 1
+        body = {"resourceType": "Parameters", "parameter": [{"name": "recipient", "valueString": to}]}
+        resp = _call(ctx, "POST", f"DocumentReference/{args.document_reference}/$send-mssante", body)
+        if resp.status >= 400:
+            print(f"dui mss send: refused: {_describe(resp)}", file=sys.stderr)
+            return 1
+        print(f"queued in the outbox for {to}, delivered by `dui worker`: {_answer(resp)}")
+        return 0
 
 
 def register(sub: Any) -> None:
-    """Add this package's sub-commands to the ``dui`` parser's sub-parsers."""
-    _ = argparse
+    """Add ``dui mss ingest`` and ``dui mss send`` to the ``dui`` parser's sub-parsers."""
+    mss = sub.add_parser("mss", help="MSSanté: receive (ingest the inbox) and send documents")
+    mss_sub = mss.add_subparsers(dest="mss_command", required=True)
+    ingest = mss_sub.add_parser("ingest", help="integrate the documents received in the MSSanté inbox")
+    ingest.add_argument("--once", action="store_true", help="process the waiting messages, then exit (0/1)")
+    ingest.set_defaults(func=cmd_ingest)
+    send = mss_sub.add_parser("send", help="send a document (IHE XDM + PDF) to an MSSanté mailbox")
+    send.add_argument("--document-reference", required=True, metavar="ID")
+    send.add_argument("--to", required=True, metavar="ADDRESS",
+                      help="recipient MSSanté address, or 'patient' for the usager's Mon espace santé mailbox")
+    send.set_defaults(func=cmd_send)

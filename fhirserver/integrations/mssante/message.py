@@ -18,6 +18,7 @@ Pure e-mail building (``email.message.EmailMessage``); nothing is sent here.
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import re
 from collections.abc import Mapping
@@ -57,6 +58,11 @@ ERROR_LABELS = {
     "905": "L'INS transmis n'est pas complet",
     "906": "Erreur 'Autre'",
 }
+
+#: RFC 5322 line limit (998) instead of the 78 recommended: Python's folder would otherwise move a long subject to
+#: a continuation line ("Subject:\r\n XDM/1.0/DDM+…"), and receivers that do not strip the folding white space
+#: would no longer see the routing prefix first. CRLF line ends (SMTP).
+POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -136,7 +142,7 @@ def _attach_documents(msg: EmailMessage, xdm_zip: bytes, rendition: bytes | None
 def build_message(outgoing: Outgoing, *, sender: str, to: str, notification_to: str | None = None,
                   no_reply: bool = False, date: float | None = None) -> EmailMessage:
     """The e-mail carrying one document: text body in French, ``IHE_XDM.ZIP`` and the rendition attached."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=POLICY)
     msg["From"] = _check_address(sender, "sender (mssante.sender)")
     msg["To"] = _check_address(to, "recipient")
     msg["Subject"] = subject_for(outgoing.identity)
@@ -163,7 +169,7 @@ def build_error_reply(original: EmailMessage, *, sender: str, code: str, identit
     original sender, subject ``[KO Intégration système !][code] XDM/1.0/DDM+…``, the original message and its
     attachments enclosed."""
     label = ERROR_LABELS.get(code, ERROR_LABELS["906"])
-    reply = EmailMessage()
+    reply = EmailMessage(policy=POLICY)
     reply["From"] = _check_address(sender, "sender (mssante.sender)")
     reply["To"] = _check_address(str(original.get("Reply-To") or original.get("From") or ""),
                                  "sender of the received message")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import socket
@@ -12,6 +13,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from fhirserver.integrations.mssante.service import MssanteService
+
+#: our MSSanté address (the DUI's applicative mailbox)
+OURS = "dui@ehpad-les-tilleuls.mssante.fr"
 
 
 @dataclass
@@ -74,3 +80,12 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer("127.0.0.1", port, recorder)
     finally:
         controller.stop()
+
+
+@pytest.fixture()
+def service(context: Any, smtp_server: SmtpServer) -> MssanteService:
+    """The MSSanté service of the test app, sending as :data:`OURS` through :func:`smtp_server`."""
+    settings = dataclasses.replace(context.settings, mssante_sender=OURS, mssante_smtp_host=smtp_server.host,
+                                   mssante_smtp_port=smtp_server.port, mssante_smtp_starttls=False,
+                                   mssante_smtp_username="")
+    return MssanteService(settings)
