@@ -239,6 +239,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 # --- bench ---------------------------------------------------------------------------------------
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.suite == "cda":
+        from fhirserver.bench import cda
+
+        return cda.main(args)
     from fhirserver.bench import main as bench_main
 
     return bench_main(args)
@@ -287,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ingest-clients", type=int, default=4, help="concurrent clients posting transaction Bundles")
     bench.add_argument("--ingest-timeout", type=float, default=1800.0, help="seconds after which ingest stops")
     bench.add_argument("--seed", type=int, default=1, help="seed of the data set and of the request draws")
+    bench.add_argument("--suite", choices=("fhir", "cda"), default="fhir",
+                       help="fhir: the server over HTTP; cda: documents per second per core (generation + ANS kit)")
+    bench.add_argument("--kit-dir", default=None, help="--suite cda: the ANS kit (default: [cda] kit_dir)")
     bench.set_defaults(func=cmd_bench)
 
     # each package adds its own sub-commands (register(sub) -> None)
