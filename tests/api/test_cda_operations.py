@@ -84,6 +84,11 @@ def test_generate_cda_of_a_document_reference(fhir: Any, cda_validator: Any) -> 
     assert xp(data, "//h:custodian//h:id/@extension") == ["1690158811"]
     assert xp(data, "/h:ClinicalDocument/h:code/@code") == ["11488-4"]
     assert xp(data, "//h:healthCareFacility/h:code/@code") == ["SA17"]
+    stay = demo("Encounter", f"{PATIENT}-sejour")
+    assert xp(data, "//h:encompassingEncounter/h:code/@code") == ["IMP"]  # class NONAC (inpatient non-acute)
+    assert xp(data, "//h:encompassingEncounter/h:effectiveTime/h:low/@value")[0][:8] == \
+        stay["period"]["start"][:10].replace("-", "")
+    assert xp(data, "//h:legalAuthenticator/h:assignedEntity/h:id/@extension") == [idnps]
     text = xp(data, "//h:nonXMLBody/h:text")[0]
     assert text.get("mediaType") == "application/pdf"
     assert base64.b64decode(text.text) == base64.b64decode(doc["content"][0]["attachment"]["data"])
@@ -116,6 +121,17 @@ def test_every_demo_document_of_a_qualified_usager_passes_the_kit(fhir: Any, cda
         assert xp(data, "/h:ClinicalDocument/h:code/@code") == [doc["type"]["coding"][0]["code"]]
         facilities.add((doc["id"].split("-")[0], xp(data, "//h:healthCareFacility/h:code/@code")[0]))
     assert facilities == {("ehpad", "SA17"), ("ssiad", "SA41")}
+
+
+def test_authenticator_is_the_legal_authenticator(fhir: Any) -> None:
+    """DocumentReference.authenticator, when given, is the CDA legalAuthenticator (else the first author)."""
+    other = "ehpad-pro-003-role"
+    load_document(fhir, authenticator={"reference": f"PractitionerRole/{other}"})
+    data = fhir.post(f"DocumentReference/{DOC}/$generate-cda").get_data()
+    practitioner = demo("Practitioner", demo("PractitionerRole", other)["practitioner"]["reference"].split("/")[1])
+    idnps = next(i["value"] for i in practitioner["identifier"] if i["system"] == "urn:oid:1.2.250.1.71.4.2.1")
+    assert xp(data, "//h:legalAuthenticator/h:assignedEntity/h:id/@extension") == [idnps]
+    assert xp(data, "//h:legalAuthenticator/h:signatureCode/@code") == ["S"]
 
 
 def test_attachment_in_a_binary(fhir: Any, cda_validator: Any) -> None:
