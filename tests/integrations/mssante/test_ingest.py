@@ -5,6 +5,8 @@ error notifications."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +117,16 @@ def _reply(smtp_server: SmtpServer) -> Any:
 
 
 def test_unknown_patient_gets_the_902_notification(fhir: FhirClient, context: Any, service: MssanteService,
-                                                   inbox: MaildirInbox, smtp_server: SmtpServer) -> None:
+                                                   inbox: MaildirInbox, smtp_server: SmtpServer,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
     """No usager with this INS: nothing stored, [KO Intégration système !][902] sent back with the attachments,
-    the message kept in the error folder."""
+    the message kept in the error folder; the log names neither the usager nor the INS."""
+    caplog.set_level(logging.DEBUG, logger="fhirserver")
     drop(inbox, "1.msg", message_for(N1))
     stats = service.ingest(context, inbox)
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("fhirserver"))
+    assert "rejected with code 902" in ours
+    assert "PAT-TROIS" not in ours.upper() and "279035121518989" not in ours
     assert (stats.stored, stats.rejected) == (0, 1)
     _no_document(fhir)
     reply = _reply(smtp_server)
@@ -222,3 +229,51 @@ def test_notification_not_sent_leaves_the_message_for_later(fhir: FhirClient, co
     smtp_server.recorder.data_reply = None
     assert service.ingest(context, inbox).rejected == 1
     assert list((inbox.path / "new").iterdir()) == []
+
+
+def _replacement(cda: bytes) -> bytes:
+    """Version 2 of the N1 example: a new id, the same setId, relatedDocument RPLC pointing at version 1."""
+    root = etree.fromstring(cda)
+    parent_id = root.find(f"{V3}id")
+    assert parent_id is not None
+    related = etree.Element(f"{V3}relatedDocument", typeCode="RPLC")
+    parent = etree.SubElement(related, f"{V3}parentDocument")
+    etree.SubElement(parent, f"{V3}id", root=str(parent_id.get("root")))
+    parent_id.set("root", "1.3.6.1.4.1.19376.1.2.20.12345.1.2")
+    version = root.find(f"{V3}versionNumber")
+    assert version is not None
+    version.set("value", "2")
+    documentation = root.find(f"{V3}documentationOf")
+    assert documentation is not None
+    documentation.addnext(related)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_replacement_supersedes_the_previous_version(fhir: FhirClient, context: Any, service: MssanteService,
+                                                     inbox: MaildirInbox) -> None:
+    """A document replacing one already received (RPLC): the old DocumentReference becomes superseded and the new
+    one relates to it."""
+    fhir.create(dominique())
+    drop(inbox, "1.msg", message_for(N1))
+    assert service.ingest(context, inbox).stored == 1
+    [old] = fhir.search(f"DocumentReference?identifier={N1_ID}")
+    drop(inbox, "2.msg", message_for(_replacement(N1)))
+    stats = service.ingest(context, inbox)
+    assert (stats.stored, stats.rejected) == (1, 0), stats.results
+    [new] = fhir.search("DocumentReference?identifier=urn:ietf:rfc:3986|urn:oid:1.3.6.1.4.1.19376.1.2.20.12345.1.2")
+    assert new["relatesTo"] == [{"code": "replaces", "target": {"reference": f"DocumentReference/{old['id']}"}}]
+    assert fhir.get(f"DocumentReference/{old['id']}").get_json()["status"] == "superseded"
+    assert new["status"] == "current"
+
+
+def test_without_validator_nothing_is_integrated(fhir: FhirClient, context: Any, service: MssanteService,
+                                                 inbox: MaildirInbox, smtp_server: SmtpServer) -> None:
+    """No ANS kit configured: the message is neither stored nor answered, it waits in new/ for a later poll."""
+    fhir.create(dominique())
+    ctx = dataclasses.replace(context, services={**context.services, "cda_validator": None})
+    drop(inbox, "1.msg", message_for(N1))
+    stats = service.ingest(ctx, inbox)
+    assert (stats.stored, stats.rejected, stats.retried) == (0, 0, 1)
+    _no_document(fhir)
+    assert smtp_server.received == []
+    assert [p.name for p in (inbox.path / "new").iterdir()] == ["1.msg"]
