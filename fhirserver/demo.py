@@ -1090,6 +1090,7 @@ class _DemoBuilder:
         "CareTeam",
         "CarePlan",
         "DocumentReference",
+        "Immunization",
     ]
 
     def __init__(self, seed: int, usagers: int) -> None:
@@ -2279,6 +2280,83 @@ class _DemoBuilder:
             out.append(resource)
         return out
 
+    # -- what the document de liaison d'urgence (DLU-EHPAD) reads ----------------------------------------------
+    def _unit(self, u: _Usager, purpose: str) -> float:
+        """A number in [0, 1) hashed from the seed, the usager and ``purpose`` (not drawn from ``self.rng``: the
+        DLU data came after the rest of the data set and must not shift its random sequence)."""
+        digest = hashlib.sha256(f"{self.seed}:{purpose}:{u.pid}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") / 2**32
+
+    def dlu_observation(self, u: _Usager, key: str, code: str, display: str, text: str, value: bool,
+                        day: date) -> Resource:
+        return {
+            "resourceType": "Observation",
+            "id": f"{u.pid}-dlu-{key}",
+            "status": "final",
+            "category": [
+                _cc("http://terminology.hl7.org/CodeSystem/observation-category", "survey", "Survey", "Évaluation")
+            ],
+            "code": {"coding": [_coding(SNOMED, code, display)], "text": text},
+            "subject": _ref("Patient", u.pid, u.display),
+            "effectiveDateTime": _instant(day, 11, 0),
+            "performer": [_ref("Practitioner", self.first_staff(u.structure, "medco").pid)],
+            "valueBoolean": value,
+        }
+
+    def dlu_data(self, u: _Usager) -> list[Resource]:
+        """For an EHPAD resident: the DLU observations (peut alerter, orienté / désorienté, chutes — codes of
+        JDV_ObservationEtatPatient), the BMR carriage (ICD-10 U83.71), the seasonal flu vaccination and, for
+        about a third of them, written advance directives (Consent scope ``adr``)."""
+        day = REFERENCE_DATE - timedelta(days=10 + int(self._unit(u, "dlu-day") * 60))
+        confused = "alzheimer" in u.conditions or "sequelles-avc" in u.conditions
+        falls = self._unit(u, "dlu-falls") < (0.5 if "parkinson" in u.conditions else 0.25)
+        out = [
+            self.dlu_observation(u, "alerte", "288575003", "Able to communicate", "Peut alerter", not confused, day),
+            self.dlu_observation(u, "oriente", "247663003", "Oriented", "Orienté", not confused, day),
+            self.dlu_observation(u, "desoriente", "62476001", "Disorientated", "Désorienté", confused, day),
+            self.dlu_observation(u, "chutes", "161898004", "Falls", "Chutes", falls, day),
+        ]
+        carrier = self._unit(u, "bmr") < 0.08
+        bmr = self.dlu_observation(u, "bmr", "U83.71", "Bactérie multirésistante", "Portage de BMR / BHRe",
+                                   carrier, day)
+        bmr["code"] = {"coding": [_coding(ICD10, "U83.71", "Bactérie multirésistante [BMR]")],
+                       "text": "Portage de bactérie multirésistante (BMR / BHRe)"}
+        bmr["category"] = [_cc("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory",
+                               "Laboratory", "Biologie")]
+        if carrier:
+            bmr["note"] = [{"text": "Entérobactérie productrice de BLSE, précautions contact."}]
+        out.append(bmr)
+        vaccination = date(REFERENCE_DATE.year - 1, 10, 15 + int(self._unit(u, "flu-day") * 14))
+        out.append({
+            "resourceType": "Immunization",
+            "id": f"{u.pid}-vaccin-grippe",
+            "status": "completed",
+            "vaccineCode": {"coding": [_coding(ATC, "J07BB02", "influenza, inactivated, split virus or surface "
+                                               "antigen")], "text": "Vaccin grippal inactivé"},
+            "patient": _ref("Patient", u.pid, u.display),
+            "occurrenceDateTime": vaccination.isoformat(),
+            "primarySource": True,
+            "lotNumber": f"GRP{int(self._unit(u, 'flu-lot') * 900000) + 100000}",
+            "route": _cc(SNOMED, "78421000", "Intramuscular route", "Voie intramusculaire"),
+            "performer": [{"actor": _ref("Practitioner", self.first_staff(u.structure, "medco").pid)}],
+        })
+        if self._unit(u, "advance-directive") < 0.33:
+            written = max(u.admission, REFERENCE_DATE - timedelta(days=400))
+            out.append({
+                "resourceType": "Consent",
+                "id": f"{u.pid}-directives-anticipees",
+                "status": "active",
+                "scope": _cc("http://terminology.hl7.org/CodeSystem/consentscope", "adr", "Advanced Care Directive",
+                             "Directives anticipées"),
+                "category": [_cc(LOINC, "42348-3", "Advance healthcare directives", "Directives anticipées")],
+                "patient": _ref("Patient", u.pid, u.display),
+                "dateTime": _instant(written, 15, 0),
+                "policy": [{"uri": "https://www.legifrance.gouv.fr/codes/article_lc/LEGIARTI000031972259"}],
+                "sourceAttachment": {"contentType": "application/pdf", "title": "Directives anticipées (original "
+                                     "conservé dans le dossier papier de l'EHPAD)"},
+            })
+        return out
+
     # -- assembly --------------------------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
         self.build_structures()
@@ -2323,6 +2401,9 @@ class _DemoBuilder:
                 self.add(self.delegation_consent(u))
             for resource in self.documents(u):
                 self.add(resource)
+            if u.structure.key == "ehpad":
+                for resource in self.dlu_data(u):
+                    self.add(resource)
         entries = []
         for resource_type in self.TYPE_ORDER:
             for resource in self.resources[resource_type]:

@@ -228,3 +228,23 @@ def test_failed_assertions_are_listed(fhir: Any, context: Any, monkeypatch: pyte
     assert resp.status_code == 422, resp.get_data(as_text=True)[:2000]
     texts = [i["diagnostics"] for i in resp.get_json()["issue"]]
     assert any("DLU-EHPAD-FLUDT" in t and "Signes vitaux" in t for t in texts), texts
+
+
+def test_every_qualified_demo_resident_gets_a_valid_dlu(fhir: Any, cda_validator: Any) -> None:
+    """The demo data set (6 usagers) loads through the write checks, and each EHPAD resident with a qualified
+    identity gets a valid DLU whose observations, BMR and vaccination come from the demo's DLU data."""
+    demo = build_demo_bundle(usagers=6)
+    resp = fhir.post("", demo)
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:2000]
+    residents = [e["resource"] for e in demo["entry"] if e["resource"]["resourceType"] == "Patient"
+                 and e["resource"]["id"].startswith("ehpad") and may_share_ins(e["resource"])]
+    assert residents
+    for patient in residents:
+        resp = fhir.post(f"Patient/{patient['id']}/$dlu", params(date=DATE))
+        assert resp.status_code == 200, (patient["id"], resp.get_data(as_text=True)[:2000])
+        data = resp.get_data()
+        assert cda_validator.validate(data).valid, patient["id"]
+        known = xp(data, "//h:section[h:code/@code='42545-4']/h:entry/h:observation/h:value[@value]/../h:code/@code")
+        assert sorted(known) == ["161898004", "247663003", "288575003", "62476001"]
+        assert xp(data, "//h:observation[h:code/@code='U83.71']/h:value/@value") in (["true"], ["false"])
+        assert xp(data, "//h:section[h:code/@code='11369-6']//h:manufacturedMaterial/h:code/@code") == ["J07BB02"]

@@ -607,3 +607,34 @@ def test_projets_personnalises_are_tddui_shaped(by_type: dict[str, list[Resource
         agreement = next(s for s in plan["supportingInfo"] if s.get("display") == "Consentement structure")
         consent = consents[agreement["reference"]]
         assert len(consent["performer"]) == 1 and consent["dateTime"]
+
+
+# --- DLU-EHPAD data -------------------------------------------------------------------------------------------
+#: JDV_ObservationEtatPatient_CISIS (ANS kit), the codes the DLU observations must use
+ETAT_PATIENT = {"288575003", "247663003", "62476001", "24199005", "248043008", "425104003", "397540003",
+                "15188001", "62305002", "161898004", "50239007", "248046000", "386423001", "285304000", "249492002"}
+
+
+def test_dlu_data_of_every_ehpad_resident(by_type: dict[str, list[Resource]]) -> None:
+    """Every EHPAD resident (and no SSIAD usager) has the DLU observations coded from JDV_ObservationEtatPatient,
+    consistent orientation answers, a BMR carriage answer and a flu vaccination; some have advance directives."""
+    residents = {p["id"] for p in by_type["Patient"] if p["id"].startswith("ehpad")}
+    dlu = [o for o in by_type["Observation"] if "-dlu-" in o["id"]]
+    subjects = collections.Counter(o["subject"]["reference"].split("/")[1] for o in dlu)
+    assert set(subjects) == residents and set(subjects.values()) == {5}
+    for observation in dlu:
+        assert isinstance(observation["valueBoolean"], bool)
+        code = observation["code"]["coding"][0]
+        if observation["id"].endswith("-bmr"):
+            assert (code["system"], code["code"]) == ("http://hl7.org/fhir/sid/icd-10", "U83.71")
+        else:
+            assert code["system"] == "http://snomed.info/sct" and code["code"] in ETAT_PATIENT
+    values = {o["id"]: o["valueBoolean"] for o in dlu}
+    for resident in residents:
+        assert values[f"{resident}-dlu-oriente"] is not values[f"{resident}-dlu-desoriente"]
+    vaccinated = {i["patient"]["reference"].split("/")[1] for i in by_type["Immunization"]}
+    assert vaccinated == residents
+    assert all(i["occurrenceDateTime"] < REFERENCE_DATE.isoformat() for i in by_type["Immunization"])
+    directives = [c for c in by_type["Consent"] if _codes(c["scope"]) == ["adr"]]
+    assert 0 < len(directives) < len(residents)
+    assert all(c["patient"]["reference"].split("/")[1] in residents and c["policy"] for c in directives)
