@@ -296,3 +296,16 @@ def test_wrong_header_is_refused() -> None:
     patient = Patient(PATIENT.ids, PATIENT.birth_family, PATIENT.first_given, sex="F")
     with pytest.raises(DluError, match="birth date"):
         build_dlu(dlu_header(patient=patient), full_record())
+
+
+def test_markup_and_control_characters_in_the_record(cda_validator: Any) -> None:
+    """Text with XML markup characters stays text, and control characters XML cannot carry are dropped."""
+    record = DluRecord(patient={"resourceType": "Patient", "id": "p4"},
+                       allergies=[allergy("a9", "Iode <produits de contraste> & latex", "294106006")],
+                       comment="Ne pas \x0bcontenir\x00 <b>ceci</b>")
+    root = build(record)
+    assert_valid(cda_validator, root)
+    allergies = section(root, "1.2.250.1.213.1.1.2.137")
+    assert allergies.xpath("string(.//c:content)", namespaces=NS) == "Iode <produits de contraste> & latex"
+    comment = section(root, "1.2.250.1.213.1.1.2.73")
+    assert comment.findtext("c:text/c:paragraph", namespaces=NS) == "Ne pas contenir <b>ceci</b>"

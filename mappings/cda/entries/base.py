@@ -8,6 +8,7 @@ Pure: lxml and the standard library only.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -23,6 +24,9 @@ NSMAP: dict[str | None, str] = {None: CDA, "xsi": XSI}
 XSI_TYPE = f"{{{XSI}}}type"
 
 Resource = Mapping[str, Any]
+
+#: characters XML 1.0 cannot carry (C0 controls other than tab / newline / carriage return, U+FFFE, U+FFFF)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 #: namespace of the stable entry identifiers (uuid5 of the FHIR resource it comes from)
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://dui.example.org/cda/entry")
@@ -48,12 +52,17 @@ def sub(parent: etree._Element, tag: str, attrs: Mapping[str, str | None] | None
     return node
 
 
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML cannot carry (a control character pasted into a comment)."""
+    return _NOT_XML.sub("", value)
+
+
 def _set(node: etree._Element, attrs: Mapping[str, str | None] | None, text: str | None) -> None:
     for key, value in (attrs or {}).items():
         if value is not None:
-            node.set(XSI_TYPE if key == "xsi:type" else key, value)
+            node.set(XSI_TYPE if key == "xsi:type" else key, xml_text(value))
     if text is not None:
-        node.text = text
+        node.text = xml_text(text)
 
 
 def template_ids(parent: etree._Element, roots: Iterable[str]) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from mappings.cda.entries import codes
-from mappings.cda.entries.base import element, sub, template_ids
+from mappings.cda.entries.base import element, sub, template_ids, xml_text
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,9 @@ def _fill(node: etree._Element, cell: Cell, append: bool = False) -> None:
         return
     if append and len(node):
         last = node[-1]
-        last.tail = (last.tail or "") + cell
+        last.tail = (last.tail or "") + xml_text(cell)
     else:
-        node.text = (node.text or "") + cell
+        node.text = (node.text or "") + xml_text(cell)
 
 
 def new_section(parent: etree._Element, templates: Sequence[str], code: str, display: str, title: str,
