@@ -1,0 +1,31 @@
+"""``build_dmp_client(settings)``: the DMP client the settings ask for (``[dmp] transport``: soap or pdsm).
+
+Building a client opens no connection and reads no key: the VIHF signer (``dmp_certificate_file`` /
+``dmp_key_file``, or a per-process self-signed certificate) is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from fhirserver.integrations.dmp.client import DmpClient
+from fhirserver.integrations.dmp.deliverer import DmpDeliverer
+from fhirserver.integrations.dmp.vihf import Lps, load_signer
+from fhirserver.integrations.dmp.xds_client import SoapDmpClient
+from fhirserver.settings import Settings
+
+
+def build_dmp_client(settings: Settings) -> DmpClient:
+    """The SOAP (XDS.b) or PDSm (FHIR) client for ``settings.dmp_url``."""
+    lps = Lps(settings.dmp_lps_id, settings.dmp_lps_name, settings.dmp_lps_version, settings.dmp_lps_homologation)
+    signer = functools.partial(load_signer, settings)
+    if settings.dmp_transport == "pdsm":
+        from fhirserver.integrations.dmp.pdsm import PdsmDmpClient
+
+        return PdsmDmpClient(settings.dmp_url, signer, lps, timeout=settings.dmp_timeout_seconds)
+    return SoapDmpClient(settings.dmp_url, signer, lps, timeout=settings.dmp_timeout_seconds)
+
+
+def build_dmp_deliverer(settings: Settings) -> DmpDeliverer:
+    """The outbox deliverer of kind ``dmp`` over the configured client."""
+    return DmpDeliverer(build_dmp_client(settings))

@@ -1,0 +1,54 @@
+"""DMP sandbox fixtures: a real threaded sandbox server on 127.0.0.1 (free port, SQLite file per test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from fhirserver.integrations.dmp.client import Actor, Ins
+from fhirserver.integrations.dmp.deliverer import actor_from_cda, ins_from_cda
+from fhirserver.integrations.dmp.sandbox import Sandbox, Server
+from fhirserver.integrations.dmp.sandbox_store import Store
+from fhirserver.integrations.dmp.vihf import Lps, self_signed
+from fhirserver.integrations.dmp.xds_client import SoapDmpClient
+from tests.conftest import ANS_EXAMPLES
+
+N1_PATH = ANS_EXAMPLES / "DOC_NON_STRUCTURE_CDA-R2-N1.xml"
+LPS = Lps("LPS-TEST-1", "DUI server", "0.1.0", "")
+
+
+@pytest.fixture(scope="session")
+def n1() -> bytes:
+    """The official ANS N1 example (PDF inside a CDA R2), byte for byte."""
+    return N1_PATH.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def n1_actor(n1: bytes) -> Actor:
+    return actor_from_cda(etree.fromstring(n1))
+
+
+@pytest.fixture(scope="session")
+def n1_ins(n1: bytes) -> Ins:
+    return ins_from_cda(etree.fromstring(n1))
+
+
+@pytest.fixture()
+def sandbox(tmp_path: Path, cda_validator: Any) -> Iterator[Server]:
+    """A sandbox validating with the ANS kit, on a fresh SQLite store."""
+    cda_validator.warm_up()  # the first use loads the schematrons (seconds): not inside a client's timeout
+    server = Server(Sandbox(Store(str(tmp_path / "dmp.sqlite3")), cda_validator)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.sandbox.store.close()
+
+
+@pytest.fixture()
+def soap_client(sandbox: Server) -> SoapDmpClient:
+    return SoapDmpClient(sandbox.url, self_signed, LPS, timeout=120)
