@@ -15,8 +15,11 @@ Flow (french-interop.md §7; ANS guide "Transmission de documents CDA par courri
    replaced DocumentReference set to ``superseded``. The same document received twice gives one DocumentReference.
 
 Anything else that prevents integration (no or unreadable XDM, invalid CDA, a store refused by the server) is
-answered with **906** and its detail. A rejected message is answered by e-mail to its sender with the subject
-``[KO Intégration système !][<code>] XDM/1.0/DDM+<libellé> <NOM> <prénom> <ddn>``; nothing is stored.
+answered with **906** and its detail. A rejected message is answered with the subject
+``[KO Intégration système !][<code>] XDM/1.0/DDM+<libellé> <NOM> <prénom> <ddn>``; nothing is stored. The answer
+is an MDN (RFC 8098 ``multipart/report``, ``processed/Error: <code>^<libellé>``) when the message asks for one
+(``Disposition-Notification-To``, and the same address as ``Return-Path`` when there is one), else the ANS
+"standard" e-mail to the sender. A message asking for an MDN that was integrated gets a ``processed`` MDN.
 
 Health data is never logged: only message keys, codes and resource ids.
 """
@@ -38,6 +41,8 @@ from fhirserver.integrations.mssante.message import (
     XDM_FILENAME,
     SubjectIdentity,
     build_error_reply,
+    build_mdn,
+    mdn_address,
 )
 from fhirserver.integrations.mssante.xdm import XdmDocument, read_xdm
 from fhirserver.integrations.outbox.types import TransientError
@@ -70,7 +75,7 @@ class IngestResult:
     code: str | None = None
     detail: str | None = None
     document_references: tuple[str, ...] = ()  # ids of the DocumentReferences stored (or found, duplicate)
-    reply: EmailMessage | None = None  # the error notification sent
+    reply: EmailMessage | None = None  # the notification sent: error e-mail, or MDN (processed / error)
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,7 @@ def parse_message(raw: bytes) -> EmailMessage:
     return msg
 
 
-def _integrate(ctx: Context, msg: EmailMessage) -> tuple[Status, tuple[str, ...]]:
+def _integrate(ctx: Context, msg: EmailMessage) -> tuple[Status, tuple[str, ...], SubjectIdentity]:
     documents = read_xdm_documents(xdm_attachment(msg))
     matched = []
     for document in documents:
@@ -263,9 +268,10 @@ def _integrate(ctx: Context, msg: EmailMessage) -> tuple[Status, tuple[str, ...]
                                    f"the CDA is {received.unique_id}", _subject_identity(received))
         matched.append(_Matched(received, match_patient(ctx, received)))
     try:
-        return _store(ctx, matched)
+        status, ids = _store(ctx, matched)
     except Unavailable as exc:
         raise TransientError("database unavailable") from exc
+    return status, ids, _subject_identity(matched[0].received)
 
 
 def read_xdm_documents(data: bytes) -> list[XdmDocument]:
@@ -286,14 +292,22 @@ def ingest_message(ctx: Context, raw: bytes, *, sender: str,
     later (no validator, database unavailable, the error notification could not be sent).
     """
     msg = parse_message(raw)
+    wants_mdn = mdn_address(msg) is not None
     try:
-        status, ids = _integrate(ctx, msg)
+        status, ids, identity = _integrate(ctx, msg)
     except Rejection as rejection:
-        identity = rejection.identity or _fallback_identity(msg)
-        reply = build_error_reply(msg, sender=sender, code=rejection.code, identity=identity,
-                                  detail=rejection.detail)
+        who = rejection.identity or _fallback_identity(msg)
+        if wants_mdn:
+            reply = build_mdn(msg, sender=sender, identity=who, code=rejection.code, detail=rejection.detail)
+        else:
+            reply = build_error_reply(msg, sender=sender, code=rejection.code, identity=who,
+                                      detail=rejection.detail)
         send(reply)  # a TransientError here leaves the message for the next poll
         log.info("mssante ingest: message rejected with code %s", rejection.code)
         return IngestResult("rejected", rejection.code, rejection.detail, reply=reply)
     log.info("mssante ingest: %s as %s", status, ", ".join(f"DocumentReference/{i}" for i in ids))
-    return IngestResult(status, document_references=ids)
+    ack: EmailMessage | None = None
+    if wants_mdn:  # "processed" acknowledgement (also for a duplicate: the sender may not have had the first)
+        ack = build_mdn(msg, sender=sender, identity=identity)
+        send(ack)
+    return IngestResult(status, document_references=ids, reply=ack)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 from fhirserver.errors import Issue, Unprocessable
@@ -39,7 +39,9 @@ __all__ = [
     "Outgoing",
     "SubjectIdentity",
     "build_error_reply",
+    "build_mdn",
     "build_message",
+    "mdn_address",
     "message_id",
     "patient_mailbox",
     "subject_for",
@@ -163,41 +165,113 @@ def build_message(outgoing: Outgoing, *, sender: str, to: str, notification_to: 
     return msg
 
 
-def build_error_reply(original: EmailMessage, *, sender: str, code: str, identity: SubjectIdentity,
-                      detail: str | None = None) -> EmailMessage:
-    """The standard error notification (page struct-email-standard) answering ``original``: sent to the
-    original sender, subject ``[KO Intégration système !][code] XDM/1.0/DDM+…``, the original message and its
-    attachments enclosed."""
-    label = ERROR_LABELS.get(code, ERROR_LABELS["906"])
-    reply = EmailMessage(policy=POLICY)
-    reply["From"] = _check_address(sender, "sender (mssante.sender)")
-    reply["To"] = _check_address(str(original.get("Reply-To") or original.get("From") or ""),
-                                 "sender of the received message")
-    reply["Subject"] = f"{ERROR_PREFIX}[{code}] {subject_for(identity)}"
-    reply["Date"] = formatdate(localtime=False)
-    original_id = str(original.get("Message-ID") or "").strip()
-    if original_id:
-        reply["In-Reply-To"] = original_id
-        reply["References"] = original_id
-        reply["Message-ID"] = message_id(original_id, sender, purpose=f"ko{code}")
-    else:
-        reply["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    reply["X-MSS-MES"] = "FIN"
-    text = ("Bonjour,\n\n"
-            "Le document envoyé n'a pas pu être intégré automatiquement dans le dossier de l'usager pour la raison "
-            "suivante :\n\n"
-            f"- Erreur détectée : {label}\n- Code d'erreur : {code}\n")
-    if detail:
-        text += f"- Détail : {detail}\n"
-    text += ("\nVous trouverez en pièce jointe le message d'origine et ses fichiers (archive IHE_XDM.ZIP et PDF).\n"
-             "Veuillez vérifier les informations transmises et renvoyer le document après correction.\n\n"
-             "Cordialement.\n")
-    reply.set_content(text)
+def _attachment(data: bytes, content_type: str, filename: str) -> EmailMessage:
+    part = EmailMessage(policy=POLICY)
+    maintype, _, subtype = content_type.partition("/")
+    part.set_content(data, maintype=maintype, subtype=subtype, disposition="attachment", filename=filename)
+    return part
+
+
+def _original_attachments(original: EmailMessage) -> list[EmailMessage]:
+    parts = []
     for part in original.iter_attachments():
         payload = part.get_payload(decode=True)
         if isinstance(payload, bytes):
-            maintype, _, subtype = part.get_content_type().partition("/")
-            reply.add_attachment(payload, maintype=maintype, subtype=subtype,
-                                 filename=part.get_filename() or "piece-jointe")
+            parts.append(_attachment(payload, part.get_content_type(), part.get_filename() or "piece-jointe"))
+    return parts
+
+
+def _error_text(code: str, detail: str | None) -> str:
+    text = ("Bonjour,\n\n"
+            "Le document envoyé n'a pas pu être intégré automatiquement dans le dossier de l'usager pour la raison "
+            "suivante :\n\n"
+            f"- Erreur détectée : {ERROR_LABELS.get(code, ERROR_LABELS['906'])}\n- Code d'erreur : {code}\n")
+    if detail:
+        text += f"- Détail : {detail}\n"
+    return text + ("\nVous trouverez en pièce jointe le message d'origine et ses fichiers (archive IHE_XDM.ZIP et "
+                   "PDF).\nVeuillez vérifier les informations transmises et renvoyer le document après correction."
+                   "\n\nCordialement.\n")
+
+
+def _reply_headers(msg: EmailMessage, original: EmailMessage, *, sender: str, to: str, subject: str,
+                   purpose: str) -> None:
+    msg["From"] = _check_address(sender, "sender (mssante.sender)")
+    msg["To"] = _check_address(to, "sender of the received message")
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=False)
+    original_id = str(original.get("Message-ID") or "").strip()
+    if original_id:
+        msg["In-Reply-To"] = original_id
+        msg["References"] = original_id
+        msg["Message-ID"] = message_id(original_id, sender, purpose=purpose)
+    else:
+        msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+
+
+def mdn_address(original: EmailMessage) -> str | None:
+    """The ``Disposition-Notification-To`` address when an MDN may be sent automatically: RFC 8098 §2.1 — not
+    when it differs from the ``Return-Path`` (loop prevention; a human would have to confirm)."""
+    requested = parseaddr(str(original.get("Disposition-Notification-To") or ""))[1]
+    if not requested or not _ADDRESS.match(requested):
+        return None
+    return_path = parseaddr(str(original.get("Return-Path") or ""))[1]
+    if return_path and return_path.lower() != requested.lower():
+        return None
+    return requested
+
+
+def build_mdn(original: EmailMessage, *, sender: str, identity: SubjectIdentity, code: str | None = None,
+              detail: str | None = None) -> EmailMessage:
+    """The message disposition notification (RFC 8098, ANS page struct-msg-mdn) answering ``original``:
+    ``multipart/report`` with a French text, the ``message/disposition-notification`` part (``processed``, or
+    ``processed/Error: <code>^<libellé>``), the original message and its attachments. Sent to the address of
+    ``Disposition-Notification-To``."""
+    to = mdn_address(original)
+    if to is None:
+        raise ValueError("the received message asks for no MDN that may be sent automatically")
+    subject = subject_for(identity)
+    if code:
+        subject = f"{ERROR_PREFIX}[{code}] {subject}"
+    mdn = EmailMessage(policy=POLICY)
+    _reply_headers(mdn, original, sender=sender, to=to, subject=subject, purpose=f"mdn{code or 'ok'}")
+    mdn["MIME-Version"] = "1.0"
+    mdn["Content-Type"] = "multipart/report; report-type=disposition-notification"
+    text = EmailMessage(policy=POLICY)
+    text.set_content(_error_text(code, detail) if code else
+                     "Bonjour,\n\nLe document envoyé a été intégré automatiquement dans le dossier de l'usager."
+                     "\n\nCordialement.\n")
+    disposition = "automatic-action/MDN-sent-automatically; processed"
+    if code:
+        disposition += f"/Error: {code}^{ERROR_LABELS.get(code, ERROR_LABELS['906'])}"
+    fields = [f"Reporting-UA: {sender.rpartition('@')[2]}; DUI server", f"Final-Recipient: rfc822; {sender}"]
+    if original_recipient := str(original.get("Original-Recipient") or "").strip():
+        fields.append(f"Original-Recipient: {original_recipient}")
+    if original_id := str(original.get("Message-ID") or "").strip():
+        fields.append(f"Original-Message-ID: {original_id}")
+    fields.append(f"Disposition: {disposition}")
+    report = EmailMessage(policy=POLICY)
+    report["Content-Type"] = "message/disposition-notification"
+    report["Content-Transfer-Encoding"] = "8bit"
+    report.set_payload("\r\n".join(fields) + "\r\n", charset=None)
+    enclosed = EmailMessage(policy=POLICY)
+    enclosed.set_content(original, disposition="attachment", filename="message_original.eml")
+    for part in (text, report, enclosed, *_original_attachments(original)):
+        mdn.attach(part)
+    return mdn
+
+
+def build_error_reply(original: EmailMessage, *, sender: str, code: str, identity: SubjectIdentity,
+                      detail: str | None = None) -> EmailMessage:
+    """The standard error notification (page struct-email-standard, for a message that asks for no MDN)
+    answering ``original``: sent to its sender, subject ``[KO Intégration système !][code] XDM/1.0/DDM+…``, the
+    original message and its attachments enclosed."""
+    reply = EmailMessage(policy=POLICY)
+    _reply_headers(reply, original, sender=sender, to=str(original.get("Reply-To") or original.get("From") or ""),
+                   subject=f"{ERROR_PREFIX}[{code}] {subject_for(identity)}", purpose=f"ko{code}")
+    reply["X-MSS-MES"] = "FIN"
+    reply.set_content(_error_text(code, detail))
+    for part in _original_attachments(original):
+        reply.add_attachment(part.get_payload(decode=True), maintype=part.get_content_maintype(),
+                             subtype=part.get_content_subtype(), filename=part.get_filename())
     reply.add_attachment(original, filename="message_original.eml")
     return reply

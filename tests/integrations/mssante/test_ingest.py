@@ -46,13 +46,17 @@ def dominique(family: str = "Pat-Trois") -> dict[str, Any]:
     }
 
 
-def message_for(cda: bytes, *, xdm: bytes | None = None) -> bytes:
-    """What the laboratory's MSSanté software sends us: the CDA in IHE_XDM.ZIP plus its PDF."""
+def message_for(cda: bytes, *, xdm: bytes | None = None, mdn: bool = False, return_path: str | None = None) -> bytes:
+    """What the laboratory's MSSanté software sends us: the CDA in IHE_XDM.ZIP plus its PDF (``mdn``: asking for a
+    disposition notification; ``return_path``: the envelope sender the delivery agent recorded)."""
     outgoing = Outgoing("1.3.6.1.4.1.19376.1.2.20.12345.1.1", build_xdm(cda) if xdm is None else xdm,
                         b"%PDF-1.4 rendition", "20210401_CR_biologie.pdf",
                         SubjectIdentity("Compte rendu d'examens biologiques", "PAT-TROIS", "DOMINIQUE",
                                         "1979-03-28"))
-    return build_message(outgoing, sender=LAB, to=OURS).as_bytes()
+    msg = build_message(outgoing, sender=LAB, to=OURS, notification_to=LAB if mdn else None)
+    if return_path:
+        msg["Return-Path"] = f"<{return_path}>"
+    return msg.as_bytes()
 
 
 @pytest.fixture()
@@ -277,3 +281,55 @@ def test_without_validator_nothing_is_integrated(fhir: FhirClient, context: Any,
     _no_document(fhir)
     assert smtp_server.received == []
     assert [p.name for p in (inbox.path / "new").iterdir()] == ["1.msg"]
+
+
+def _disposition(report: Any) -> str:
+    assert report.get_content_type() == "multipart/report"
+    assert report.get_param("report-type") == "disposition-notification"
+    parts = list(report.iter_parts())
+    assert [p.get_content_type() for p in parts[:3]] == ["text/plain", "message/disposition-notification",
+                                                         "message/rfc822"]
+    fields = parts[1].get_payload()[0]
+    assert fields["Final-Recipient"] == f"rfc822; {OURS}"
+    assert fields["Original-Message-ID"].startswith("<") and fields["Original-Message-ID"].endswith(".mssante.fr>")
+    return str(fields["Disposition"])
+
+
+def test_mdn_processed_when_asked(fhir: FhirClient, context: Any, service: MssanteService, inbox: MaildirInbox,
+                                  smtp_server: SmtpServer) -> None:
+    """Disposition-Notification-To on an integrated message: a "processed" MDN to that address."""
+    fhir.create(dominique())
+    drop(inbox, "1.msg", message_for(N1, mdn=True, return_path=LAB))
+    assert service.ingest(context, inbox).stored == 1
+    mdn = _reply(smtp_server)
+    assert mdn["Subject"] == "XDM/1.0/DDM+Compte rendu d'examens biologiques PAT-TROIS DOMINIQUE 28/03/1979"
+    assert _disposition(mdn) == "automatic-action/MDN-sent-automatically; processed"
+
+
+def test_mdn_error_for_an_unknown_patient(fhir: FhirClient, context: Any, service: MssanteService,
+                                          inbox: MaildirInbox, smtp_server: SmtpServer) -> None:
+    """Asked for an MDN, an unknown patient is answered by an MDN processed/Error: 902^… with the attachments."""
+    drop(inbox, "1.msg", message_for(N1, mdn=True))
+    assert service.ingest(context, inbox).rejected == 1
+    _no_document(fhir)
+    mdn = _reply(smtp_server)
+    assert mdn["Subject"].startswith("[KO Intégration système !][902] XDM/1.0/DDM+Compte rendu")
+    assert _disposition(mdn) == ("automatic-action/MDN-sent-automatically; processed/Error: "
+                                 "902^Identifiant patient inconnu")
+    names = [p.get_filename() for p in mdn.iter_parts()][2:]
+    assert names == ["message_original.eml", "IHE_XDM.ZIP", "20210401_CR_biologie.pdf"]
+
+
+def test_no_automatic_mdn_when_return_path_differs(fhir: FhirClient, context: Any, service: MssanteService,
+                                                   inbox: MaildirInbox, smtp_server: SmtpServer) -> None:
+    """RFC 8098 loop rule: Disposition-Notification-To other than Return-Path gets no MDN; an error then goes
+    as the standard e-mail to the sender."""
+    fhir.create(dominique())
+    drop(inbox, "1.msg", message_for(N1, mdn=True, return_path="bounces@relay.example"))
+    assert service.ingest(context, inbox).stored == 1
+    assert smtp_server.received == []
+    drop(inbox, "2.msg", message_for(N1, xdm=b"broken", mdn=True, return_path="bounces@relay.example"))
+    assert service.ingest(context, inbox).rejected == 1
+    reply = _reply(smtp_server)
+    assert reply.get_content_type() == "multipart/mixed"
+    assert reply["Subject"].startswith("[KO Intégration système !][906]")
