@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-import time
+import threading
 from typing import Any
 
 from fhirserver.errors import FhirError
@@ -28,34 +29,54 @@ def _service(ctx: Any) -> Any:
     return service if isinstance(service, MssanteService) else MssanteService(ctx.settings)
 
 
+def _summary(stats: Any) -> str:
+    return (f"mssante: {stats.stored} stored, {stats.duplicates} duplicate(s), {stats.rejected} rejected, "
+            f"{stats.retried} left for later, {stats.errors} set aside")
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """Poll the inbox (opened afresh for every poll: an IMAP session does not outlive its idle timeout) until
+    SIGTERM / SIGINT, or once with ``--once``."""
+    import imaplib
+
     from fhirserver.cli import _context, _settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("fhirserver.integrations.mssante")
     settings = _settings(args)
+    stop = threading.Event()
+    if not args.once:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: stop.set())
     with _context(settings) as ctx:
         service = _service(ctx)
-        try:
-            inbox = service.open_inbox()
-        except (ValueError, OSError) as exc:
-            print(f"dui mss ingest: {exc}", file=sys.stderr)
-            return 2
-        try:
-            while True:
-                try:
-                    stats = service.ingest(ctx, inbox)
-                except ValueError as exc:
-                    print(f"dui mss ingest: {exc}", file=sys.stderr)
-                    return 2
-                print(f"mssante: {stats.stored} stored, {stats.duplicates} duplicate(s), {stats.rejected} "
-                      f"rejected, {stats.retried} left for later, {stats.errors} set aside", file=sys.stderr)
+        while not stop.is_set():
+            try:
+                inbox = service.open_inbox()
+            except (OSError, imaplib.IMAP4.error) as exc:
                 if args.once:
-                    return 0 if stats.ok else 1
-                time.sleep(settings.worker_poll_seconds)
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            inbox.close()
+                    print(f"dui mss ingest: the inbox cannot be opened ({type(exc).__name__})", file=sys.stderr)
+                    return 2
+                log.warning("mssante ingest: inbox unavailable (%s), retrying", type(exc).__name__)
+                stop.wait(settings.worker_poll_seconds)
+                continue
+            except ValueError as exc:
+                print(f"dui mss ingest: {exc}", file=sys.stderr)
+                return 2
+            try:
+                stats = service.ingest(ctx, inbox)
+            except ValueError as exc:
+                print(f"dui mss ingest: {exc}", file=sys.stderr)
+                return 2
+            finally:
+                inbox.close()
+            if args.once:
+                print(_summary(stats), file=sys.stderr)
+                return 0 if stats.ok else 1
+            if stats.results or stats.retried or stats.errors:
+                log.info("%s", _summary(stats))
+            stop.wait(settings.worker_poll_seconds)
+    return 0
 
 
 # --- send ------------------------------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ a Maildir and a real SMTP server."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -90,3 +95,29 @@ def test_send_refusals_are_explained(fhir: FhirClient, env: Path, capsys: pytest
     assert "not an e-mail address" in capsys.readouterr().err
 
 
+
+
+def test_ingest_polls_until_sigterm(fhir: FhirClient, env: Path, smtp_server: SmtpServer,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dui mss ingest` as a process: a message dropped while it runs is answered on a later poll; SIGTERM stops
+    it with exit status 0."""
+    monkeypatch.setenv("DUI_WORKER_POLL_SECONDS", "1")
+    dui = os.path.join(os.path.dirname(sys.executable), "dui")
+    proc = subprocess.Popen([dui, "mss", "ingest"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1)
+        _drop(env, "1.msg", f"From: {LAB}\r\nTo: {OURS}\r\nSubject: XDM/1.0/DDM+Courrier\r\n\r\nBonjour".encode())
+        deadline = time.monotonic() + 60
+        while not smtp_server.received and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert [r.message["Subject"] for r in smtp_server.received] == [
+            "[KO Intégration système !][906] XDM/1.0/DDM+Courrier"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    assert list((env / "new").iterdir()) == []
