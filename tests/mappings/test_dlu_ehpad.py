@@ -309,3 +309,56 @@ def test_markup_and_control_characters_in_the_record(cda_validator: Any) -> None
     assert allergies.xpath("string(.//c:content)", namespaces=NS) == "Iode <produits de contraste> & latex"
     comment = section(root, "1.2.250.1.213.1.1.2.73")
     assert comment.findtext("c:text/c:paragraph", namespaces=NS) == "Ne pas contenir <b>ceci</b>"
+
+
+def _demo_records() -> list[tuple[dict[str, Any], DluRecord, list[dict[str, Any]]]]:
+    """(Patient, DLU record, RelatedPersons) of every EHPAD resident of the demo data set."""
+    from fhirserver.demo import build_demo_bundle
+
+    resources = [e["resource"] for e in build_demo_bundle()["entry"]]
+    by_subject: dict[str, list[dict[str, Any]]] = {}
+    for r in resources:
+        ref = (r.get("subject") or r.get("patient") or {}).get("reference", "")
+        if ref.startswith("Patient/"):
+            by_subject.setdefault(ref.split("/")[1], []).append(r)
+    out = []
+    for patient in (r for r in resources if r["resourceType"] == "Patient" and r["id"].startswith("ehpad")):
+        own = by_subject.get(patient["id"], [])
+
+        def of(kind: str, own: list[dict[str, Any]] = own) -> list[dict[str, Any]]:
+            return [r for r in own if r["resourceType"] == kind]
+        record = DluRecord(patient=patient, conditions=of("Condition"), allergies=of("AllergyIntolerance"),
+                           medications=of("MedicationStatement"), observations=of("Observation"),
+                           immunizations=of("Immunization"), advance_directives=of("Consent"),
+                           attachments=of("DocumentReference"))
+        out.append((patient, record, of("RelatedPerson")))
+    return out
+
+
+def demo_header(patient: dict[str, Any]) -> Any:
+    """The header of a demo resident: the INS when the identity is qualified, else the local identifier (as an
+    OID-rooted IPP), and the traits of the record."""
+    from mappings.cda.model import patient_from_fhir
+
+    ins = next((i for i in patient["identifier"] if i["system"] == "urn:oid:1.2.250.1.213.1.4.10"), None)
+    copy = {**patient, "identifier": [*patient["identifier"], {"system": "urn:oid:1.2.250.1.213.1.1.9.99",
+                                                               "value": patient["id"]}]}
+    model = patient_from_fhir(copy, Identifier("1.2.250.1.213.1.4.10", ins["value"]) if ins else None)
+    return dlu_header(patient=model)
+
+
+def test_demo_residents_get_valid_dlus(cda_validator: Any) -> None:
+    """The DLUs of half the 35 demo residents (accents, several given names, with and without INS, allergies or
+    not, several treatments, advance directives or not) all pass the kit and list each resident's treatments."""
+    records = _demo_records()
+    assert len(records) == 35
+    chosen = records[::2]
+    assert any(not r.allergies for _, r, _ in chosen) and any(r.allergies for _, r, _ in chosen)
+    assert any(r.advance_directives for _, r, _ in chosen)
+    for patient, record, related in chosen:
+        root = build_dlu(demo_header(patient), record, contacts=contacts_from_fhir(related, patient))
+        report = cda_validator.validate(etree.tostring(root, encoding="UTF-8"))
+        assert report.valid, (patient["id"], report.failures)
+        names = root.xpath("//c:section[c:code/@code='10160-0']//c:manufacturedMaterial/c:name/text()",
+                           namespaces=NS)
+        assert names == [m["medicationCodeableConcept"]["text"] for m in record.medications]

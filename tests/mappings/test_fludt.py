@@ -137,3 +137,17 @@ def test_incomplete_transfer_is_refused(changes: dict[str, Any], message: str) -
     record = FludtRecord({"resourceType": "Patient", "id": "p1"}, transfer(**changes))
     with pytest.raises(FludtError, match=message):
         build_fludt(header(), record)
+
+
+def test_demo_residents_get_valid_fludts(cda_validator: Any) -> None:
+    """The FLUDTs of a third of the demo residents, from their recorded weights and blood pressures, pass the kit
+    and carry the last weight of each."""
+    from tests.mappings.test_dlu_ehpad import _demo_records, demo_header
+
+    for patient, record, related in _demo_records()[1::3]:
+        root = build_fludt(demo_header(patient), FludtRecord(patient, transfer(), record.observations),
+                           contacts=contacts_from_fhir(related, patient))
+        validate(cda_validator, root)
+        weights = [o for o in record.observations if o["code"]["coding"][0]["code"] == "29463-7"]
+        last = max(weights, key=lambda o: o["effectiveDateTime"])["valueQuantity"]["value"]
+        assert root.xpath("//c:observation[c:code/@code='29463-7']/c:value/@value", namespaces=NS) == [str(last)]
