@@ -362,3 +362,25 @@ def test_demo_residents_get_valid_dlus(cda_validator: Any) -> None:
         names = root.xpath("//c:section[c:code/@code='10160-0']//c:manufacturedMaterial/c:name/text()",
                            namespaces=NS)
         assert names == [m["medicationCodeableConcept"]["text"] for m in record.medications]
+
+
+def test_coded_answers_and_conditions_answer_the_dlu_questions() -> None:
+    """A Y/N coded value answers a DLU question like a boolean; an active Condition with the code means yes; a
+    BMR observation naming the bacterium means the usager carries it."""
+    yes_no = "http://terminology.hl7.org/CodeSystem/v2-0136"
+    coded = {**state("o9", "248046000", True), "valueCodeableConcept": {"coding": [{"system": yes_no,
+                                                                                     "code": "N"}]}}
+    del coded["valueBoolean"]
+    bacterium = {**bmr(True), "valueCodeableConcept": {"text": "Klebsiella pneumoniae BLSE"}}
+    del bacterium["valueBoolean"]
+    record = DluRecord(patient={"resourceType": "Patient", "id": "p5"}, observations=[coded, bacterium],
+                       conditions=[condition("c9", "Surdité", "H91.9", snomed="15188001")])
+    body = structured_body(record)
+    states = {o.find("c:code", NS).get("code"): o.find("c:value", NS).get("value")
+              for o in body.xpath("//c:section[c:code/@code='42545-4']/c:entry/c:observation", namespaces=NS)}
+    assert states["248046000"] == "false"  # fugue: coded N
+    assert states["15188001"] == "true"    # auditif: active Condition
+    assert states["50239007"] is None      # déambulation: unknown
+    results = body.xpath("//c:section[c:code/@code='30954-2']", namespaces=NS)[0]
+    assert results.xpath("string(.//c:observation[c:code/@code='U83.71']/c:value/@value)", namespaces=NS) == "true"
+    assert "Klebsiella pneumoniae BLSE" in "".join(results.find("c:text", NS).itertext())

@@ -85,12 +85,30 @@ def _valid(observation: Resource) -> bool:
     return observation.get("status") not in ("entered-in-error", "cancelled")
 
 
+#: yes / no answers coded rather than boolean (HL7 v2-0136, SNOMED CT qualifier values)
+_YES_NO = {("http://terminology.hl7.org/CodeSystem/v2-0136", "Y"): True,
+           ("http://terminology.hl7.org/CodeSystem/v2-0136", "N"): False,
+           (SNOMED_URI, "373066001"): True, (SNOMED_URI, "373067005"): False}
+
+
+def answer(observation: Resource) -> bool | None:
+    """The yes / no answer of an Observation: ``valueBoolean``, or a coded Y/N value."""
+    if isinstance(observation.get("valueBoolean"), bool):
+        return bool(observation["valueBoolean"])
+    for (system, code), value in _YES_NO.items():
+        if has_code(observation.get("valueCodeableConcept"), system, code):
+            return value
+    return None
+
+
 def state_of(item: StateItem, observations: Sequence[Resource], conditions: Sequence[Resource]) -> bool | None:
-    matching = [o for o in observations if _valid(o) and isinstance(o.get("valueBoolean"), bool)
+    """The answer of the record to one DLU question: the most recent Observation coded with it, else ``True``
+    when an active Condition has the code, else None (not known)."""
+    matching = [o for o in observations if _valid(o) and answer(o) is not None
                 and has_code(o.get("code"), SNOMED_URI, item.code.code)]
     found = latest(matching)
     if found is not None:
-        return bool(found["valueBoolean"])
+        return answer(found)
     if any(is_active(c) and has_code(c.get("code"), SNOMED_URI, item.code.code) for c in conditions):
         return True
     return None
@@ -127,9 +145,10 @@ def bmr_carriage(observations: Sequence[Resource]) -> Carriage:
     found = latest(matching)
     if found is None:
         return Carriage(None, "", None)
-    value = found.get("valueBoolean")
-    detail = text_of(found.get("valueCodeableConcept")) or str(found.get("valueString") or "")
-    if not isinstance(value, bool):
+    value = answer(found)
+    detail = ""
+    if value is None:  # a coded or text value naming the bacterium: the usager carries it
+        detail = text_of(found.get("valueCodeableConcept")) or str(found.get("valueString") or "")
         value = True if detail else None
     notes = " ".join(str(n.get("text")) for n in found.get("note") or [] if isinstance(n, Mapping) and n.get("text"))
     return Carriage(value, " – ".join(p for p in (detail, notes) if p), effective(found) or None)
