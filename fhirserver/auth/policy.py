@@ -7,7 +7,8 @@ false): everything is allowed, as before authorization existed.
 
 Rules
 - Interaction -> permission letter: create ``c``; read, vread, instance history ``r``; update, patch ``u``;
-  delete ``d``; type / system search and history ``s``; an operation ``r`` on its type. v1 scopes are mapped to
+  delete ``d``; type / system search and history ``s``; a read-only operation ``r`` on its type, an operation that
+  changes data ``u`` (and none of those for patient-bounded tokens). v1 scopes are mapped to
   letters by :mod:`fhirserver.auth.scopes`. No scope covering the type and letter: 403.
 - Compartment bound: ``patient/`` scopes reach the Patient compartment of the launch patient; ``user/`` scopes of a
   usager or an aidant (fhirUser Patient / RelatedPerson / Person) reach the compartments of the usagers the account is
@@ -61,6 +62,9 @@ class ScopePolicy:
         letter = LETTERS.get(interaction)
         if interaction == "history":
             letter = "r" if len(segs) == 3 else "s"
+        writes = interaction == "operation" and not self._read_only_operation(request)
+        if writes:
+            letter = "u"  # an operation that changes data needs the update permission on its type
         if letter is None:
             raise _forbid(f"interaction {interaction!r} is not permitted with a SMART token")
         types = self._types(request, interaction, resource_type)
@@ -77,6 +81,8 @@ class ScopePolicy:
                 bounds |= bound
         if bounds is None:
             return
+        if writes:
+            raise _forbid("operations that change data are not available to patient-bounded tokens")
         self._check_bounded(request, interaction, letter, types, bounds)
 
     def narrow(self, request: FhirRequest, query: SearchQuery) -> None:
@@ -124,6 +130,16 @@ class ScopePolicy:
         return bool(self.compartments(resource) & bound)
 
     # --- scopes ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _read_only_operation(request: FhirRequest) -> bool:
+        from fhirserver.errors import FhirError
+        from fhirserver.interactions.router import find_operation
+
+        try:
+            return find_operation(request.segments, "POST").read_only
+        except FhirError:
+            return False
 
     def _granting(self, principal: Principal, rt: str, letter: str) -> list[ResourceScope]:
         out = []

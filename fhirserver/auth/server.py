@@ -315,7 +315,9 @@ class BackendServicesGrant(ClientCredentialsGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-def _lookup(store: AuthStore, server: SmartServer, token_string: str, hint: str | None) -> Token | None:
+def lookup_token(server: SmartServer, token_string: str, hint: str | None) -> Token | None:
+    """An access token (by its signed jti) or a refresh token, per the RFC 7009 / 7662 ``token_type_hint``."""
+    store: AuthStore = server.store
     found: Token | None = None
     if hint != "refresh_token":
         found = _by_access_token(server, token_string)
@@ -340,7 +342,7 @@ class SmartIntrospection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt", "none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return _lookup(self.server.store, self.server, token_string, token_type_hint)
+        return lookup_token(self.server, token_string, token_type_hint)
 
     def check_permission(self, token: Token, client: Client, request: Any) -> bool:
         return token.client_id == client.client_id
@@ -363,7 +365,7 @@ class SmartRevocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt", "none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return _lookup(self.server.store, self.server, token_string, token_type_hint)
+        return lookup_token(self.server, token_string, token_type_hint)
 
     def revoke_token(self, token: Token, request: Any) -> None:
         self.server.store.revoke_token(token)

@@ -21,7 +21,7 @@ from fhirserver.auth.bearer import InvalidToken, principal_from
 from fhirserver.auth.discovery import openid_configuration, smart_configuration
 from fhirserver.auth.keys import public_jwks
 from fhirserver.auth.models import User, epoch
-from fhirserver.auth.server import SmartServer
+from fhirserver.auth.server import SmartIntrospection, SmartServer, lookup_token
 from fhirserver.auth.store import AuthStore
 from fhirserver.auth.urls import Urls, urls_for
 from fhirserver.errors import Issue, operation_outcome
@@ -126,13 +126,10 @@ def introspect() -> Response:
         target = request.form.get("token")
         if not target:
             return _json({"error": "invalid_request", "error_description": "token is missing"}, 400)
-        from fhirserver.auth.server import SmartIntrospection, _lookup
-
-        found = _lookup(server.store, server, target, request.form.get("token_type_hint"))
-        endpoint = SmartIntrospection(server)
+        found = lookup_token(server, target, request.form.get("token_type_hint"))
         if found is not None and found.client_id != caller.client_id:
-            found = None
-        return _json(endpoint.create_introspection_payload(found))
+            found = None  # a client sees only its own tokens
+        return _json(SmartIntrospection(server).create_introspection_payload(found))
     resp: Response = server.create_endpoint_response("introspection")
     return resp
 

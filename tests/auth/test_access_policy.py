@@ -191,3 +191,27 @@ def test_revoked_token_is_rejected_by_the_api(records: Env, p1: str) -> None:
     assert resp.status_code == 200
     after = api(records, p1, "Patient/p1")
     assert after.status_code == 401 and "invalid_token" in after.headers["WWW-Authenticate"]
+
+
+def test_operations_and_system_search(records: Env, p1: str) -> None:
+    """Operations that change data and type-level Patient operations are refused to a patient token; read-only
+    instance operations follow the record bound; a system search with _type is narrowed."""
+    assert api(records, p1, "Patient/p1/$identity-validate", "POST",
+               {"resourceType": "Parameters"}).status_code == 403
+    assert api(records, p1, "Patient/$duplicates").status_code == 403
+    assert api(records, p1, "Observation/o2/$meta").status_code == 404
+    assert api(records, p1, "Observation/o1/$meta").status_code == 200
+    assert _ids(api(records, p1, "?_type=Observation")) == {"o1", "o1v"}
+    assert _ids(api(records, p1, "?_type=Observation,Patient")) == {"o1", "o1v", "p1"}
+
+
+def test_system_read_scope_cannot_run_writing_operations(records: Env) -> None:
+    """A Backend Services token with system/*.rs cannot run an operation that changes data."""
+    from tests.auth.test_backend_services import JWKS, assertion, token_request
+
+    records.add_client("backend", auth_method="private_key_jwt", jwks=JWKS, scope="system/*.rs",
+                       grant_types=["client_credentials"], redirect_uris=[])
+    access = token_request(records, assertion(records)).json()["access_token"]
+    assert api(records, access, "Patient/p1/$everything").status_code == 200
+    resp = api(records, access, "Patient/p1/$identity-validate", "POST", {"resourceType": "Parameters"})
+    assert resp.status_code == 403
