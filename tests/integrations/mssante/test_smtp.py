@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from fhirserver.integrations.mssante.smtp import MssanteDeliverer, SmtpConfig, SmtpSender
+from fhirserver.integrations.mssante.smtp import PASSWORD_ENV, MssanteDeliverer, SmtpConfig, SmtpSender
 from fhirserver.integrations.outbox.types import OutboxItem, PermanentError, TransientError
-from tests.integrations.mssante.conftest import SmtpServer, free_port
+from tests.integrations.mssante.conftest import Recorder, SmtpServer, free_port
 
 
 def _message(to: str = "dr.martin@hopital.mssante.fr") -> EmailMessage:
@@ -80,3 +91,53 @@ def test_deliverer_returns_the_message_id_and_refuses_unbuildable_items(smtp_ser
 
     with pytest.raises(PermanentError):
         MssanteDeliverer(broken, sender).deliver(item)
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (IP SAN) and its key, PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mssante test relay")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_starttls_and_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relay requiring STARTTLS then AUTH: the certificate is verified, the password comes from the
+    environment, a wrong password is a permanent refusal (535)."""
+    cert_file, key_file = _self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert_file, key_file)
+    recorder = Recorder()
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        logins.append((data.login, data.password))
+        if data.login == b"dui" and data.password == b"s3cret":
+            return AuthResult(success=True)
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Authentication credentials invalid")
+
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, tls_context=tls, require_starttls=True,
+                            auth_required=True, authenticator=authenticate, auth_exclude_mechanism=["LOGIN"])
+    controller.start()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # trust the test relay's certificate
+        config = SmtpConfig("127.0.0.1", port, starttls=True, username="dui")
+        SmtpSender(config, environ={PASSWORD_ENV: "s3cret"}).send(_message())
+        assert len(recorder.received) == 1 and logins == [(b"dui", b"s3cret")]
+        with pytest.raises(PermanentError, match="AUTH: refused 535"):
+            SmtpSender(config, environ={PASSWORD_ENV: "wrong"}).send(_message())
+        assert len(recorder.received) == 1
+    finally:
+        controller.stop()
