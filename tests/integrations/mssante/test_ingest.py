@@ -144,28 +144,31 @@ def test_unknown_patient_gets_the_902_notification(fhir: FhirClient, context: An
     assert list((inbox.path / "new").iterdir()) == []
 
 
+def _rejected(fhir: FhirClient, context: Any, service: MssanteService, inbox: MaildirInbox,
+              smtp_server: SmtpServer, raw: bytes, code: str) -> str:
+    """Drop ``raw``, ingest: rejected with ``code``, nothing stored, the notification's text returned."""
+    drop(inbox, "1.msg", raw)
+    assert service.ingest(context, inbox).rejected == 1
+    _no_document(fhir)
+    reply = _reply(smtp_server)
+    assert reply["Subject"].startswith(f"[KO Intégration système !][{code}] XDM/1.0/DDM+")
+    return str(reply.get_body(("plain",)).get_content())
+
+
 def test_traits_that_differ_get_904(fhir: FhirClient, context: Any, service: MssanteService,
                                     inbox: MaildirInbox, smtp_server: SmtpServer) -> None:
     """Same INS but another birth family name locally: 904, nothing stored."""
     fhir.create(dominique(family="Pat-Quatre"))
-    drop(inbox, "1.msg", message_for(N1))
-    assert service.ingest(context, inbox).rejected == 1
-    _no_document(fhir)
-    reply = _reply(smtp_server)
-    assert reply["Subject"].startswith("[KO Intégration système !][904] XDM/1.0/DDM+")
-    assert "birth family name" in reply.get_body(("plain",)).get_content()
+    text = _rejected(fhir, context, service, inbox, smtp_server, message_for(N1), "904")
+    assert "birth family name" in text
 
 
 def test_corrupt_xdm_gets_906(fhir: FhirClient, context: Any, service: MssanteService, inbox: MaildirInbox,
                               smtp_server: SmtpServer) -> None:
     """An IHE_XDM.ZIP that is not a ZIP: 906 naming the archive, nothing stored."""
     fhir.create(dominique())
-    drop(inbox, "1.msg", message_for(N1, xdm=b"this is not a zip"))
-    assert service.ingest(context, inbox).rejected == 1
-    _no_document(fhir)
-    reply = _reply(smtp_server)
-    assert reply["Subject"].startswith("[KO Intégration système !][906] XDM/1.0/DDM+Compte rendu")
-    assert "not a ZIP archive" in reply.get_body(("plain",)).get_content()
+    text = _rejected(fhir, context, service, inbox, smtp_server, message_for(N1, xdm=b"this is not a zip"), "906")
+    assert "not a ZIP archive" in text
 
 
 def test_xdm_whose_document_does_not_match_its_metadata_gets_906(fhir: FhirClient, context: Any,
@@ -184,10 +187,8 @@ def test_xdm_whose_document_does_not_match_its_metadata_gets_906(fhir: FhirClien
             if info.filename.endswith("DOC0001.XML"):
                 data = data.replace(b"PAT-TROIS", b"PAT-TRAIS")
             out.writestr(info, data)
-    drop(inbox, "1.msg", message_for(N1, xdm=tampered.getvalue()))
-    assert service.ingest(context, inbox).rejected == 1
-    _no_document(fhir)
-    assert "SHA-1" in _reply(smtp_server).get_body(("plain",)).get_content()
+    text = _rejected(fhir, context, service, inbox, smtp_server, message_for(N1, xdm=tampered.getvalue()), "906")
+    assert "SHA-1" in text
 
 
 def test_invalid_cda_gets_906(fhir: FhirClient, context: Any, service: MssanteService, inbox: MaildirInbox,
@@ -201,12 +202,8 @@ def test_invalid_cda_gets_906(fhir: FhirClient, context: Any, service: MssanteSe
         if given.get("qualifier") == "BR":
             del given.attrib["qualifier"]
     invalid = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    drop(inbox, "1.msg", message_for(invalid))
-    assert service.ingest(context, inbox).rejected == 1
-    _no_document(fhir)
-    reply = _reply(smtp_server)
-    assert reply["Subject"].startswith("[KO Intégration système !][906]")
-    assert "fails the ANS checks" in reply.get_body(("plain",)).get_content()
+    text = _rejected(fhir, context, service, inbox, smtp_server, message_for(invalid), "906")
+    assert "fails the ANS checks" in text
 
 
 def test_message_without_xdm_gets_906(fhir: FhirClient, context: Any, service: MssanteService,
