@@ -68,7 +68,8 @@ class Refusal(Exception):
         self.errors = list(errors)
 
 
-def _err(code: str, context: str, location: str = "") -> Refusal:
+def refuse(code: str, context: str, location: str = "") -> Refusal:
+    """A Refusal with one registry error."""
     return Refusal(RegistryError(code, context, location=location))
 
 
@@ -86,16 +87,16 @@ class Sandbox:
         """The INS of ``patient_cx`` when it is an INS the VIHF is about and its DMP is open."""
         value, oid, _ = parse_cx(patient_cx)
         if not value or oid not in INS_ROOTS:
-            raise _err("XDSUnknownPatientId", "the patientId is not an INS (NIR / NIA authority)", location)
+            raise refuse("XDSUnknownPatientId", "the patientId is not an INS (NIR / NIA authority)", location)
         if claims.first(RESOURCE_ID) != patient_cx:
-            raise _err("XDSPatientIdDoesNotMatch", "the VIHF resource-id is not the patientId of the request",
+            raise refuse("XDSPatientIdDoesNotMatch", "the VIHF resource-id is not the patientId of the request",
                        location)
         return value
 
     def require_open(self, ins: str, location: str = "patientId") -> None:
         state = self.store.dmp_state(ins, self.default_state)
         if state != "active":
-            raise _err("XDSUnknownPatientId", f"no open DMP for this patient (state {state})", location)
+            raise refuse("XDSUnknownPatientId", f"no open DMP for this patient (state {state})", location)
 
     def status(self, ins: str) -> DmpStatus:
         state = self.store.dmp_state(ins, self.default_state)
@@ -107,7 +108,7 @@ class Sandbox:
             root = etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True,
                                                              huge_tree=True))
         except etree.XMLSyntaxError as exc:
-            raise _err("InvalidDocumentContent", "the document is not well-formed XML") from exc
+            raise refuse("InvalidDocumentContent", "the document is not well-formed XML") from exc
         if self.validator is None:
             return
         report = self.validator.validate(root)
@@ -125,20 +126,20 @@ def _digest(content: bytes) -> str:
 
 def _submission(body: etree._Element) -> tuple[Submission, etree._Element, etree._Element]:
     if body.tag != f"{{{xdsb.XDSB}}}ProvideAndRegisterDocumentSetRequest":
-        raise _err("XDSRegistryMetadataError", "the body is not a ProvideAndRegisterDocumentSetRequest")
+        raise refuse("XDSRegistryMetadataError", "the body is not a ProvideAndRegisterDocumentSetRequest")
     request_el = body.find("lcm:SubmitObjectsRequest", _N)
     if request_el is None:
-        raise _err("XDSRegistryMetadataError", "no SubmitObjectsRequest")
+        raise refuse("XDSRegistryMetadataError", "no SubmitObjectsRequest")
     objects = request_el.findall("rim:RegistryObjectList/rim:ExtrinsicObject", _N)
     if len(objects) != 1:
-        raise _err("XDSRegistryMetadataError", f"the sandbox takes exactly one DocumentEntry ({len(objects)} given)")
+        raise refuse("XDSRegistryMetadataError", f"the sandbox takes exactly one DocumentEntry ({len(objects)} given)")
     try:
         submission = ebrim.parse_submit_objects_request(request_el)
     except MetadataError as exc:
         raise Refusal(*[RegistryError("XDSRegistryMetadataError", p.text, location=p.attribute)
                         for p in exc.problems] or [RegistryError("XDSRegistryMetadataError", exc.message)]) from exc
     except (ValueError, KeyError, IndexError) as exc:
-        raise _err("XDSRegistryMetadataError", f"unreadable metadata ({type(exc).__name__})") from exc
+        raise refuse("XDSRegistryMetadataError", f"unreadable metadata ({type(exc).__name__})") from exc
     return submission, request_el, objects[0]
 
 
@@ -154,38 +155,42 @@ def provide_and_register(sb: Sandbox, msg: Message, claims: Claims) -> etree._El
     documents = {d.get("id", ""): d for d in msg.body.iterfind("xdsb:Document", _N)}
     holder = documents.get(obj.get("id", ""))
     if holder is None:
-        raise _err("XDSMissingDocument", "no xdsb:Document for the DocumentEntry", obj.get("id", ""))
+        raise refuse("XDSMissingDocument", "no xdsb:Document for the DocumentEntry", obj.get("id", ""))
     content = msg.include(holder)
     digest = _digest(content)
     if entry.hash.lower() != digest:
-        raise _err("XDSRepositoryMetadataError", "the declared hash is not the SHA-1 of the document", "hash")
+        raise refuse("XDSRepositoryMetadataError", "the declared hash is not the SHA-1 of the document", "hash")
     if entry.size != len(content):
-        raise _err("XDSRepositoryMetadataError", "the declared size is not the document's size", "size")
+        raise refuse("XDSRepositoryMetadataError", "the declared size is not the document's size", "size")
     existing = sb.store.current(entry.unique_id)
     if existing is not None:
-        _duplicate(sb, existing, digest)
+        check_duplicate(sb, existing, digest)
     replaced = _replaced(sb, submission) if submission.replaced_entry_uuid else None
     sb.check_document(content)
     _register(sb, entry.unique_id, entry.entry_id, entry.patient_id, digest, content, obj, submission, replaced)
     return soap.registry_response()
 
 
-def _duplicate(sb: Sandbox, existing: Entry, digest: str) -> None:
+def check_duplicate(sb: Sandbox, existing: Entry, digest: str) -> None:
     with sb.store.transaction() as conn:
         if existing.hash == digest:
             sb.store.event(conn, existing.unique_id, "duplicate")
     if existing.hash == digest:
-        raise _err("XDSDuplicateUniqueIdInRegistry", "this document (same uniqueId, same hash) is already registered",
+        raise refuse("XDSDuplicateUniqueIdInRegistry", "this document (same uniqueId, same hash) is already registered",
                    "uniqueId")
-    raise _err("XDSNonIdenticalHash", "the uniqueId is already registered with a different document", "uniqueId")
+    raise refuse("XDSNonIdenticalHash", "the uniqueId is already registered with a different document", "uniqueId")
 
 
 def _replaced(sb: Sandbox, submission: Submission) -> Entry:
-    target = sb.store.by_uuid(submission.replaced_entry_uuid or "")
+    return replaced_entry(sb, sb.store.by_uuid(submission.replaced_entry_uuid or ""), submission)
+
+
+def replaced_entry(sb: Sandbox, target: Entry | None, submission: Submission) -> Entry:
+    """The RPLC target when it may be replaced (Approved, same patient); a Refusal otherwise."""
     if target is None or target.status != APPROVED:
-        raise _err("UnresolvedReferenceException", "the RPLC target is not an Approved DocumentEntry", "RPLC")
+        raise refuse("UnresolvedReferenceException", "the RPLC target is not an Approved DocumentEntry", "RPLC")
     if target.patient_id != submission.document.patient_id:
-        raise _err("XDSPatientIdDoesNotMatch", "the replaced document belongs to another patient", "RPLC")
+        raise refuse("XDSPatientIdDoesNotMatch", "the replaced document belongs to another patient", "RPLC")
     return target
 
 
@@ -218,29 +223,36 @@ def _register(sb: Sandbox, unique_id: str, entry_id: str, patient_id: str, diges
     row = Entry(entry_uuid, entry_uuid, 1, unique_id, patient_id, APPROVED, digest, len(content),
                 [c.code for c in doc.confidentiality_codes], doc.class_code.code, doc.type_code.code, doc.title,
                 _stored_object(obj, entry_uuid, APPROVED))
+    register_entry(sb, row, content, doc.mime_type, replaced)
+
+
+def register_entry(sb: Sandbox, row: Entry, content: bytes, mime_type: str, replaced: Entry | None) -> None:
+    """Store a new entry and its document in one transaction; the replaced entry (RPLC) becomes Deprecated."""
     with sb.store.transaction() as conn:
-        if sb.store.current(unique_id) is not None:  # a concurrent twin won the race
-            raise _err("XDSDuplicateUniqueIdInRegistry", "this document is already registered", "uniqueId")
-        if sb.store.by_uuid(entry_uuid) is not None:
-            raise _err("XDSRegistryMetadataError", "the entryUUID is already used by another entry", "entryUUID")
+        if sb.store.current(row.unique_id) is not None:  # a concurrent twin won the race
+            raise refuse("XDSDuplicateUniqueIdInRegistry", "this document is already registered", "uniqueId")
+        if sb.store.by_uuid(row.entry_uuid) is not None:
+            raise refuse("XDSRegistryMetadataError", "the entryUUID is already used by another entry", "entryUUID")
         sb.store.insert_entry(conn, row)
-        sb.store.insert_document(conn, unique_id, REPOSITORY_ID, doc.mime_type, content, digest)
-        sb.store.event(conn, unique_id, "registered")
+        sb.store.insert_document(conn, row.unique_id, REPOSITORY_ID, mime_type, content, row.hash)
+        sb.store.event(conn, row.unique_id, "registered")
         if replaced is not None:
-            _set_status(sb, conn, replaced, DEPRECATED)
-            replaced.replaced_by = unique_id
-            sb.store.update_entry(conn, replaced)
+            replaced.replaced_by = row.unique_id
+            set_status(sb, conn, replaced, DEPRECATED)
             sb.store.event(conn, replaced.unique_id, "replaced")
 
 
-def _set_status(sb: Sandbox, conn: Any, e: Entry, status: str) -> None:
+def set_status(sb: Sandbox, conn: Any, e: Entry, status: str) -> None:
+    """Change an entry's availability status in both representations (ebRIM object, DocumentReference)."""
     e.status = status
     if e.object_xml:
         obj = etree.fromstring(e.object_xml)
         obj.set("status", status)
         e.object_xml = etree.tostring(obj)
     if e.resource is not None:
-        e.resource["status"] = "superseded" if status == DEPRECATED else "current"
+        from fhirserver.integrations.dmp.pdsm import with_status
+
+        e.resource = with_status(e.resource, status)
     sb.store.update_entry(conn, e)
 
 
@@ -251,7 +263,7 @@ def stored_query(sb: Sandbox, msg: Message, claims: Claims) -> etree._Element:
     if query_id == xdsb.FIND_DOCUMENTS:
         patients = params.get("$XDSDocumentEntryPatientId", [])
         if len(patients) != 1:
-            raise _err("XDSStoredQueryParamNumber", "FindDocuments needs one $XDSDocumentEntryPatientId",
+            raise refuse("XDSStoredQueryParamNumber", "FindDocuments needs one $XDSDocumentEntryPatientId",
                        "$XDSDocumentEntryPatientId")
         sb.patient(patients[0], claims, "$XDSDocumentEntryPatientId")
         statuses = tuple(params.get("$XDSDocumentEntryStatus") or [APPROVED])
@@ -259,12 +271,12 @@ def stored_query(sb: Sandbox, msg: Message, claims: Claims) -> etree._Element:
     elif query_id == xdsb.GET_DOCUMENTS:
         ids = params.get("$XDSDocumentEntryUniqueId", [])
         if not ids:
-            raise _err("XDSStoredQueryParamNumber", "GetDocuments needs $XDSDocumentEntryUniqueId",
+            raise refuse("XDSStoredQueryParamNumber", "GetDocuments needs $XDSDocumentEntryUniqueId",
                        "$XDSDocumentEntryUniqueId")
         found = [sb.store.current(u) for u in ids]
         entries = [e for e in found if e is not None and e.patient_id == claims.first(RESOURCE_ID)]
     else:
-        raise _err("XDSUnknownStoredQuery", "the sandbox answers FindDocuments and GetDocuments only")
+        raise refuse("XDSUnknownStoredQuery", "the sandbox answers FindDocuments and GetDocuments only")
     return xdsb.query_response([etree.fromstring(e.object_xml) for e in entries if e.object_xml])
 
 
@@ -293,10 +305,10 @@ def retrieve(sb: Sandbox, msg: Message, claims: Claims) -> tuple[etree._Element,
 
 def update(sb: Sandbox, msg: Message, claims: Claims) -> etree._Element:
     if msg.body.tag != f"{{{xdsb.LCM}}}SubmitObjectsRequest":
-        raise _err("XDSMetadataUpdateError", "the body is not a SubmitObjectsRequest")
+        raise refuse("XDSMetadataUpdateError", "the body is not a SubmitObjectsRequest")
     objects = msg.body.find("rim:RegistryObjectList", _N)
     if objects is None:
-        raise _err("XDSMetadataUpdateError", "no RegistryObjectList")
+        raise refuse("XDSMetadataUpdateError", "no RegistryObjectList")
     done = False
     for assoc in objects.iterfind("rim:Association", _N):
         if assoc.get("associationType") == xdsb.UPDATE_AVAILABILITY:
@@ -306,7 +318,7 @@ def update(sb: Sandbox, msg: Message, claims: Claims) -> etree._Element:
         _update_entry(sb, obj, objects, claims)
         done = True
     if not done:
-        raise _err("XDSMetadataUpdateError", "nothing to update (no DocumentEntry, no UpdateAvailabilityStatus)")
+        raise refuse("XDSMetadataUpdateError", "nothing to update (no DocumentEntry, no UpdateAvailabilityStatus)")
     return soap.registry_response()
 
 
@@ -315,14 +327,14 @@ def _update_status(sb: Sandbox, assoc: etree._Element, claims: Claims) -> None:
     original = (xdsb.slot_values(assoc, "OriginalStatus") or [""])[0]
     new = (xdsb.slot_values(assoc, "NewStatus") or [""])[0]
     if target is None or target.patient_id != claims.first(RESOURCE_ID):
-        raise _err("UnresolvedReferenceException", "the status update target is unknown", "targetObject")
+        raise refuse("UnresolvedReferenceException", "the status update target is unknown", "targetObject")
     current = sb.store.current(target.unique_id)
     if current is None or current.entry_uuid != target.entry_uuid or original != target.status:
-        raise _err("XDSMetadataVersionError", "OriginalStatus is not the entry's current status", "OriginalStatus")
+        raise refuse("XDSMetadataVersionError", "OriginalStatus is not the entry's current status", "OriginalStatus")
     if new not in STATUSES:
-        raise _err("XDSMetadataUpdateError", "NewStatus is not Approved, Deprecated or Archived", "NewStatus")
+        raise refuse("XDSMetadataUpdateError", "NewStatus is not Approved, Deprecated or Archived", "NewStatus")
     with sb.store.transaction() as conn:
-        _set_status(sb, conn, target, new)
+        set_status(sb, conn, target, new)
         sb.store.event(conn, target.unique_id, "status")
 
 
@@ -330,21 +342,21 @@ def _update_entry(sb: Sandbox, obj: etree._Element, objects: etree._Element, cla
     unique_id = xdsb.external_id(obj, ebrim.DE_UNIQUE_ID)
     current = sb.store.current(unique_id)
     if current is None or current.patient_id != claims.first(RESOURCE_ID):
-        raise _err("UnresolvedReferenceException", "no registered DocumentEntry has this uniqueId", "uniqueId")
+        raise refuse("UnresolvedReferenceException", "no registered DocumentEntry has this uniqueId", "uniqueId")
     previous = ""
     for assoc in objects.iterfind("rim:Association", _N):
         if assoc.get("targetObject") == obj.get("id"):
             previous = (xdsb.slot_values(assoc, "PreviousVersion") or [""])[0]
     if obj.get("lid") != current.lid or previous != str(current.version):
-        raise _err("XDSMetadataVersionError", "lid / PreviousVersion do not name the current version", "lid")
+        raise refuse("XDSMetadataVersionError", "lid / PreviousVersion do not name the current version", "lid")
     if xdsb.external_id(obj, ebrim.DE_PATIENT_ID) != current.patient_id:
-        raise _err("XDSPatientIdDoesNotMatch", "an update cannot change the patientId", "patientId")
+        raise refuse("XDSPatientIdDoesNotMatch", "an update cannot change the patientId", "patientId")
     info = xdsb.document_info(obj)
     if info.hash and info.hash != current.hash:
-        raise _err("XDSMetadataUpdateError", "an update cannot change the document hash", "hash")
+        raise refuse("XDSMetadataUpdateError", "an update cannot change the document hash", "hash")
     if not info.confidentiality or any(
             (c, s) not in J58_CONFIDENTIALITY_CODE for c, s, _ in xdsb.coded(obj, ebrim.DE_CONFIDENTIALITY)):
-        raise _err("XDSRegistryMetadataError", "confidentialityCode outside JDV_J58", "confidentialityCode")
+        raise refuse("XDSRegistryMetadataError", "confidentialityCode outside JDV_J58", "confidentialityCode")
     entry_uuid = "urn:uuid:" + str(uuid.uuid4())
     row = Entry(entry_uuid, current.lid, current.version + 1, unique_id, current.patient_id, current.status,
                 current.hash, current.size, list(info.confidentiality), current.class_code, current.type_code,
@@ -440,6 +452,8 @@ def handle_soap(sb: Sandbox, content_type: str, body: bytes) -> Response:
 
 def create_app(sb: Sandbox) -> Flask:
     """The sandbox's WSGI app (SOAP at ``/soap``, PDSm FHIR at ``/fhir``, introspection under ``/_sandbox``)."""
+    from fhirserver.integrations.dmp import sandbox_pdsm
+
     app = Flask("dmp-sandbox")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
 
@@ -464,6 +478,7 @@ def create_app(sb: Sandbox) -> Flask:
     def health() -> Response:
         return jsonify({"status": "ok", "validator": sb.validator is not None})
 
+    sandbox_pdsm.register(app, sb)
     return app
 
 

@@ -121,7 +121,12 @@ def load_signer(settings: Settings) -> Signer:
 
 @functools.cache
 def self_signed() -> Signer:
-    """A self-signed RSA certificate generated once per process (sandbox use only)."""
+    """The self-signed certificate of this process, generated on first use (sandbox use only)."""
+    return generate_self_signed()
+
+
+def generate_self_signed() -> Signer:
+    """A new self-signed RSA 2048 certificate valid for a year."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DUI server"),
