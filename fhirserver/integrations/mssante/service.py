@@ -71,7 +71,7 @@ class MssanteService:
         patient = received.patient
         outgoing = Outgoing(
             unique_id=received.unique_id,
-            xdm_zip=build_xdm(cda),
+            xdm_zip=build_xdm(cda, recipients=(to,), software=self.settings.cda_software_name),
             rendition=received.rendition,
             rendition_filename=rendition_filename(str(received.document_reference["date"]), received.title),
             identity=SubjectIdentity(received.title, patient.birth_family, patient.first_given, patient.birth_date),

@@ -14,7 +14,7 @@ from mappings.xdm.package import PackageError, build_package, read_package
 from mappings.xds.metadata import from_cda
 from mappings.xds.model import MetadataError, Submission
 
-__all__ = ["XdmDocument", "XdmError", "build_xdm", "read_xdm"]
+__all__ = ["XdmDocument", "XdmError", "build_xdm", "intended_recipient", "read_xdm"]
 
 
 class XdmError(ValueError):
@@ -28,11 +28,20 @@ class XdmDocument:
     submission: Submission
 
 
-def build_xdm(cda: bytes, *, visibility: Sequence[str] = (), software: str = "DUI server",
-              version: str = "0.1.0", contact: str = "") -> bytes:
-    """``IHE_XDM.ZIP`` for one CDA document (metadata derived from its header)."""
+def intended_recipient(address: str) -> str:
+    """The SubmissionSet ``intendedRecipient`` of an e-mail address: ``XON|XCN|XTN`` with only the XTN
+    (``||^^Internet^<address>``, IHE ITI TF-3 §4.2.3.3.x; the empty-XON/XCN form is unverified against MSSanté
+    receivers)."""
+    return f"||^^Internet^{address}"
+
+
+def build_xdm(cda: bytes, *, recipients: Sequence[str] = (), visibility: Sequence[str] = (),
+              software: str = "DUI server", version: str = "0.1.0", contact: str = "") -> bytes:
+    """``IHE_XDM.ZIP`` for one CDA document (metadata derived from its header; ``recipients``: the e-mail
+    addresses the message goes to, as intendedRecipient)."""
     try:
-        submission = from_cda(cda, visibility=visibility)
+        submission = from_cda(cda, visibility=visibility,
+                              intended_recipients=[intended_recipient(a) for a in recipients])
         return build_package(submission, cda, software=software, version=version, contact=contact)
     except (MetadataError, PackageError) as exc:
         raise XdmError(str(exc)) from exc

@@ -59,6 +59,9 @@ def test_n1_document_reaches_the_patient_mailbox(service: MssanteService, smtp_s
     assert _slot(metadata, "hash") == [hashlib.sha1(N1).hexdigest()]  # noqa: S324
     assert _slot(metadata, "size") == [str(len(N1))]
     assert _slot(metadata, "URI") == ["DOC0001.XML"]
+    package_slot = metadata.find(f".//{RIM}RegistryPackage/{RIM}Slot[@name='intendedRecipient']")
+    assert package_slot is not None
+    assert [v.text for v in package_slot.iter(f"{RIM}Value")] == [f"||^^Internet^{PATIENT_BOX}"]
     [document] = read_xdm(xdm.get_payload(decode=True))
     assert document.content == N1
 
