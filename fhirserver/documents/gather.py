@@ -29,6 +29,7 @@ from typing import Any
 from fhirserver.errors import Issue, NotFound, Unprocessable
 from fhirserver.identity import sharing
 from fhirserver.identity.ins import ins_system_info
+from fhirserver.search.parse import SearchParser
 from fhirserver.storage.sql.repository import SqlSession
 from mappings.cda import model
 from mappings.cda.documents.projet_personnalise import PPA_CODE
@@ -42,6 +43,7 @@ Json = dict[str, Any]
 #: namespace of the name-based UUIDs of generated documents (ids, setIds): stable for the same resource version
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://dui.example.org/cda-document")
 _MAX_REPLACEMENTS = 50
+_MAX_ROLES = 50
 
 
 def refuse(message: str, element: str, code: str = "required") -> Unprocessable:
@@ -106,9 +108,15 @@ def organization_part(session: SqlSession, reference: Any, element: str,
         raise _model_error(exc) from exc
 
 
-def _role_of(session: SqlSession, practitioner_id: str) -> Json | None:
-    """The first active PractitionerRole of a Practitioner (in storage order)."""
-    for stored in session.referring_resources("Practitioner", practitioner_id):
+def _role_of(session: SqlSession, practitioner_id: str, parser: SearchParser | None) -> Json | None:
+    """The first active PractitionerRole of a Practitioner (in storage order): an indexed search with
+    ``parser``, else a scan of the resources that refer to the Practitioner."""
+    if parser is not None:
+        query = parser.parse(("PractitionerRole",), [("practitioner", f"Practitioner/{practitioner_id}")])
+        candidates = session.search_ids(query, _MAX_ROLES)
+    else:
+        candidates = session.referring_resources("Practitioner", practitioner_id)
+    for stored in candidates:
         role = stored.content or {}
         ref = (role.get("practitioner") or {}).get("reference")
         if stored.res_type == "PractitionerRole" and ref == f"Practitioner/{practitioner_id}" \
@@ -117,16 +125,18 @@ def _role_of(session: SqlSession, practitioner_id: str) -> Json | None:
     return None
 
 
-def professional_part(session: SqlSession, reference: Any, element: str) -> tuple[model.Professional, Json | None]:
-    """A PractitionerRole (or a Practitioner, then its first active PractitionerRole) as a professional with
-    its IDNPS, profession and organization; also returns the Organization resource (None when there is none)."""
+def professional_part(session: SqlSession, reference: Any, element: str, *,
+                      parser: SearchParser | None = None) -> tuple[model.Professional, Json | None]:
+    """A PractitionerRole (or a Practitioner, then its first active PractitionerRole, found with ``parser``'s
+    indexed search when given) as a professional with its IDNPS, profession and organization; also returns the
+    Organization resource (None when there is none)."""
     target = resolve(session, reference, element, ("PractitionerRole", "Practitioner"))
     if target["resourceType"] == "PractitionerRole":
         role: Json | None = target
         practitioner = resolve(session, target.get("practitioner"), f"PractitionerRole/{target.get('id')}"
                                ".practitioner", ("Practitioner",))
     else:
-        practitioner, role = target, _role_of(session, str(target.get("id")))
+        practitioner, role = target, _role_of(session, str(target.get("id")), parser)
     org_json: Json | None = None
     organization = None
     if role is not None and role.get("organization"):
@@ -240,8 +250,9 @@ def _ids(session: SqlSession, doc_ref: Json) -> tuple[Identifier, Identifier, in
     return own_id(doc_ref), set_id, len(chain), parent
 
 
-def n1_source(session: SqlSession, doc_ref_id: str) -> N1Source:
-    """Gather the N1 document of ``DocumentReference/doc_ref_id`` (see the module docstring)."""
+def n1_source(session: SqlSession, doc_ref_id: str, *, parser: SearchParser | None = None) -> N1Source:
+    """Gather the N1 document of ``DocumentReference/doc_ref_id`` (see the module docstring; ``parser`` makes
+    the look-up of a Practitioner author's PractitionerRole an indexed search)."""
     stored = session.read("DocumentReference", doc_ref_id)
     if stored is None or stored.deleted or stored.content is None:
         raise NotFound(f"DocumentReference/{doc_ref_id} does not exist")
@@ -256,10 +267,12 @@ def n1_source(session: SqlSession, doc_ref_id: str) -> N1Source:
     if not authors_refs:
         raise refuse("DocumentReference.author is required (a PractitionerRole or Practitioner with an IDNPS)",
                      "DocumentReference.author")
-    authors = tuple(model.Author(date, professional_part(session, ref, f"DocumentReference.author[{i}]")[0])
+    authors = tuple(model.Author(date, professional_part(session, ref, f"DocumentReference.author[{i}]",
+                                                             parser=parser)[0])
                     for i, ref in enumerate(authors_refs))
     custodian, custodian_model = organization_part(session, doc_ref.get("custodian"), "DocumentReference.custodian")
-    legal = (professional_part(session, doc_ref["authenticator"], "DocumentReference.authenticator")[0]
+    legal = (professional_part(session, doc_ref["authenticator"], "DocumentReference.authenticator",
+                               parser=parser)[0]
              if doc_ref.get("authenticator") else authors[0].professional)
     ctx = doc_ref.get("context") or {}
     code = model.code_from_fhir(doc_ref.get("type"))
@@ -346,7 +359,8 @@ def ppa_uuid(care_plan_id: str, version: int) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, f"CarePlan/{care_plan_id}/_history/{version}/ppa")
 
 
-def care_plan_source(session: SqlSession, care_plan_id: str, *, effective_time: str | None = None) -> CarePlanSource:
+def care_plan_source(session: SqlSession, care_plan_id: str, *, effective_time: str | None = None,
+                     parser: SearchParser | None = None) -> CarePlanSource:
     """Gather the projet personnalisé ``CarePlan/care_plan_id``: its Patient (qualified), Goals, the names
     it cites, and the header of its N1 (author = CarePlan.author, custodian = the author's organization or
     the Patient's managingOrganization). ``effective_time`` defaults to the CarePlan's ``created`` date."""
@@ -356,7 +370,7 @@ def care_plan_source(session: SqlSession, care_plan_id: str, *, effective_time: 
     care_plan = stored.content
     patient, patient_model = patient_part(session, care_plan.get("subject"), "CarePlan.subject",
                                           "projet personnalisé document")
-    author, org_json = professional_part(session, care_plan.get("author"), "CarePlan.author")
+    author, org_json = professional_part(session, care_plan.get("author"), "CarePlan.author", parser=parser)
     custodian_ref = ({"reference": f"Organization/{org_json['id']}"} if org_json else
                      patient.get("managingOrganization"))
     custodian, custodian_model = organization_part(session, custodian_ref, "CarePlan.author (its Organization) or "

@@ -134,6 +134,16 @@ def test_authenticator_is_the_legal_authenticator(fhir: Any) -> None:
     assert xp(data, "//h:legalAuthenticator/h:signatureCode/@code") == ["S"]
 
 
+def test_practitioner_author_acts_in_its_role(fhir: Any, cda_validator: Any) -> None:
+    """An author given as a Practitioner is found in its PractitionerRole: function code and organization."""
+    role = demo("PractitionerRole", demo("DocumentReference", DOC)["author"][0]["reference"].split("/")[1])
+    load_document(fhir, author=[role["practitioner"]])
+    data = fhir.post(f"DocumentReference/{DOC}/$generate-cda").get_data()
+    assert cda_validator.validate(data).valid
+    assert xp(data, "//h:author/h:functionCode/@code") == [role["code"][0]["coding"][0]["code"]]
+    assert xp(data, "//h:author//h:representedOrganization/h:id/@extension") == ["1690158811"]
+
+
 def test_attachment_in_a_binary(fhir: Any, cda_validator: Any) -> None:
     """An attachment given by url Binary/x is read from the Binary."""
     pdf = base64.b64decode(demo("DocumentReference", DOC)["content"][0]["attachment"]["data"])

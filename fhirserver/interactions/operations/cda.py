@@ -54,8 +54,8 @@ def _serialize(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def _n1_bytes(session: SqlSession, doc_ref_id: str) -> bytes:
-    source = gather.n1_source(session, doc_ref_id)
+def _n1_bytes(ctx: Context, session: SqlSession, doc_ref_id: str) -> bytes:
+    source = gather.n1_source(session, doc_ref_id, parser=ctx.parser)
     try:
         return _serialize(n1.build_n1(source.document, source.content, source.media_type))
     except n1.N1Error as exc:
@@ -65,7 +65,7 @@ def _n1_bytes(session: SqlSession, doc_ref_id: str) -> bytes:
 
 def n1_generator(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredResource) -> bytes:
     """The N1 document of a stored DocumentReference, not validated (the caller validates it)."""
-    return _n1_bytes(session, stored.res_id)
+    return _n1_bytes(ctx, session, stored.res_id)
 
 
 def _view(source: gather.CarePlanSource) -> PlanView:
@@ -77,9 +77,9 @@ def generate_cda(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRes
     ctx.policy.check(req, "operation", resource_type)
     validator = require_validator(ctx.services.get("cda_validator"))  # 503 before any work
     if resource_type == "DocumentReference":
-        data = _n1_bytes(session, res_id)
+        data = _n1_bytes(ctx, session, res_id)
     else:
-        source = gather.care_plan_source(session, res_id)
+        source = gather.care_plan_source(session, res_id, parser=ctx.parser)
         data = _serialize(build_ppa(source.document, _view(source)).root)
     ensure_valid(validator, data, f"the CDA document of {resource_type}/{res_id}")
     return FhirResponse(200, data, {"Content-Type": XML})
@@ -140,7 +140,7 @@ def produce_document(req: FhirRequest, ctx: Context, session: SqlSession) -> Fhi
     ctx.policy.check(req, "operation", "CarePlan")
     ctx.policy.check(req, "create", "DocumentReference")
     validator = require_validator(ctx.services.get("cda_validator"))
-    source = gather.care_plan_source(session, care_plan_id)
+    source = gather.care_plan_source(session, care_plan_id, parser=ctx.parser)
     version = int((source.care_plan.get("meta") or {}).get("versionId", "1"))
     res_id = _document_id(care_plan_id, version)
     existing = session.read("DocumentReference", res_id, for_update=True)
