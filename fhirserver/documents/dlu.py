@@ -23,6 +23,8 @@ IDNST — each refusal a 422 naming the element):
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +42,8 @@ from mappings.cda.model import Code, Identifier, ModelError
 from mappings.cda.sections.transfer import is_pain
 from mappings.terminology import cisis
 
-__all__ = ["PREFERRED_FACILITY_URL", "DluSource", "Record", "dlu_source", "fludt_source", "read_record"]
+__all__ = ["PREFERRED_FACILITY_URL", "DluSource", "Record", "dlu_source", "document_reference", "fludt_source",
+           "read_record", "refuse_mapping"]
 
 Json = dict[str, Any]
 #: Patient extension naming the usager's preferred health facility (valueReference to an Organization)
@@ -50,6 +53,8 @@ MAX_RESOURCES = 5000
 #: how far back a pain counts as "récente" in a FLUDT
 RECENT_PAIN = timedelta(days=7)
 _UNUSABLE = ("entered-in-error",)
+#: TRE_A06 FormatCodeComplementaire: the code system of the DLU / FLUDT formatCodes (JDV_J60)
+_FORMAT_SYSTEM = "1.2.250.1.213.1.1.4.2.282"
 
 
 @dataclass
@@ -160,12 +165,16 @@ def _preferred_facility(session: SqlSession, patient: Json) -> Json | None:
 
 @dataclass(frozen=True)
 class DluSource:
-    """The header model, the header parts and the record of one DLU / FLUDT."""
+    """The header model, the header parts and the record of one DLU / FLUDT, and the references a stored
+    DocumentReference of it uses."""
 
     document: model.Document
     physician: Physician | None
     contacts: list[Contact]
     record: Record
+    author_reference: Json = field(default_factory=dict)
+    custodian_reference: Json = field(default_factory=dict)
+    stay_reference: Json | None = None
 
 
 def _header(req: FhirRequest, ctx: Context, session: SqlSession, patient_id: str, *, author: Any,
@@ -193,7 +202,8 @@ def _header(req: FhirRequest, ctx: Context, session: SqlSession, patient_id: str
         legal_authenticator=model.LegalAuthenticator(effective_time, professional),
         service_event=model.ServiceEvent(service_start, professional, Code(*cisis.ESSMS)), encounter=encounter)
     return DluSource(document, _physician(session, patient), contacts_from_fhir(record.of("RelatedPerson"), patient),
-                     record)
+                     record, author_ref, dict(custodian_ref or {}),
+                     {"reference": f"Encounter/{stay['id']}"} if stay else None)
 
 
 def dlu_source(req: FhirRequest, ctx: Context, session: SqlSession, patient_id: str, *, author: Any,
@@ -244,6 +254,39 @@ def fludt_source(req: FhirRequest, ctx: Context, session: SqlSession, patient_id
     since = start - RECENT_PAIN if start else None
     observations = [o for o in _usable(source.record.of("Observation")) if not is_pain(o) or _recent(o, since)]
     return source, fludt.FludtRecord(source.record.patient, transfer, observations)
+
+
+def document_reference(source: DluSource, data: bytes, *, format_code: str, res_id: str) -> Json:
+    """The DocumentReference of a produced DLU / FLUDT: the CDA as its attachment (``application/hl7-v3+xml``,
+    what ``$send-to-dmp`` sends as is), type LOINC 74207-2, the volet's formatCode (JDV_J60, TRE_A06), the
+    facility (R02) and practice setting (ESSMS) of the header, masterIdentifier = the CDA id."""
+    doc = source.document
+    facility = doc.encounter.facility_code
+    body: Json = {
+        "resourceType": "DocumentReference", "id": res_id,
+        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{doc.id.root}"},
+        "status": "current", "docStatus": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": doc.code.code, "display": doc.code.display}],
+                 "text": doc.title},
+        "subject": {"reference": f"Patient/{source.record.patient['id']}"},
+        "date": doc.effective_time, "author": [source.author_reference], "custodian": source.custodian_reference,
+        "description": doc.title,
+        "content": [{"attachment": {
+            "contentType": "application/hl7-v3+xml", "language": "fr-FR",
+            "data": base64.b64encode(data).decode("ascii"), "size": len(data),
+            "hash": base64.b64encode(hashlib.sha1(data).digest()).decode("ascii"), "title": doc.title,
+            "creation": doc.effective_time},
+            "format": {"system": f"urn:oid:{_FORMAT_SYSTEM}", "code": format_code}}],
+        "context": {
+            "period": {"start": doc.service_event.low},
+            "facilityType": {"coding": [{"system": f"urn:oid:{facility.system}", "code": facility.code,
+                                         "display": facility.display}]},
+            "practiceSetting": {"coding": [{"system": f"urn:oid:{cisis.ESSMS[1]}", "code": cisis.ESSMS[0],
+                                            "display": cisis.ESSMS[2]}]}},
+    }
+    if source.stay_reference:
+        body["context"]["encounter"] = [source.stay_reference]
+    return body
 
 
 def refuse_mapping(exc: ValueError, element: str) -> Unprocessable:

@@ -3,6 +3,7 @@ values in the document, and precise refusals."""
 
 from __future__ import annotations
 
+import base64
 import copy
 from functools import cache
 from typing import Any
@@ -60,11 +61,8 @@ def extras(patient_id: str) -> list[dict[str, Any]]:
     return [
         HOSPITAL, GP,
         {"resourceType": "Observation", "id": f"{patient_id}-desoriente", "status": "final", "subject": ref,
-         "code": {"coding": [{"system": SNOMED, "code": "62476001"}]}, "effectiveDateTime": "2026-09-01",
+         "code": {"coding": [{"system": SNOMED, "code": "62476001"}]}, "effectiveDateTime": "2026-09-29",
          "valueBoolean": True},
-        {"resourceType": "Immunization", "id": f"{patient_id}-grippe", "status": "completed", "patient": ref,
-         "vaccineCode": {"coding": [{"system": "http://www.whocc.no/atc", "code": "J07BB02"}],
-                         "text": "Vaccin grippal inactivé"}, "occurrenceDateTime": "2025-10-20"},
         {"resourceType": "Observation", "id": f"{patient_id}-pain", "status": "final", "subject": ref,
          "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "R52.9"}]},
          "effectiveDateTime": "2026-09-30T14:00:00+02:00", "valueBoolean": True,
@@ -132,8 +130,8 @@ def test_dlu_of_a_demo_usager(fhir: Any, cda_validator: Any) -> None:
     assert xp(data, "//h:participant[@typeCode='INF']//h:family/text()") == ["Bérard"]
     assert xp(data, "//h:section[h:code/@code='11302-7']//h:participant[@typeCode='DST']//h:id/@extension") \
         == ["1690781810"]
-    assert xp(data, "//h:section[h:code/@code='11369-6']//h:manufacturedMaterial/h:name/text()") == [
-        "Vaccin grippal inactivé"]
+    vaccine = demo[("Immunization", f"{patient_id}-vaccin-grippe")]
+    assert xp(data, "//h:section[h:code/@code='11369-6']//h:lotNumberText/text()") == [vaccine["lotNumber"]]
     assert xp(data, "//h:section[h:code/@code='55112-7']/h:text/h:paragraph/text()") == [
         "Appeler sa fille avant 20 h."]
     related = [r for (t, _), r in demo.items() if t == "RelatedPerson" and _subject(r) == patient_id]
@@ -147,10 +145,35 @@ def test_dlu_without_optional_data(fhir: Any, cda_validator: Any) -> None:
     """Without médecin traitant, preferred facility, vaccinations nor comment the DLU is still valid."""
     patient_id = usager()
     load(fhir, patient_id, extra=False)
-    resp = fhir.get(f"Patient/{patient_id}/$dlu?date=2026-09-30T10:00:00Z")
+    resp = fhir.post(f"Patient/{patient_id}/$dlu?date=2026-09-30T10:00:00Z")
     assert resp.status_code == 200, resp.get_data(as_text=True)[:3000]
     assert cda_validator.validate(resp.get_data()).valid
     assert xp(resp.get_data(), "//h:participant[@typeCode='INF']//h:family/@nullFlavor") == ["UNK"]
+
+
+def test_store_creates_a_document_reference_once(fhir: Any, cda_validator: Any) -> None:
+    """``store=true`` keeps the validated DLU as a DocumentReference (CDA attachment, type 74207-2, DLU
+    formatCode, the stay and the EHPAD); the same document asked again is the same DocumentReference."""
+    patient_id = usager()
+    load(fhir, patient_id, extra=False)
+    body = params(date=DATE)
+    body["parameter"].append({"name": "store", "valueBoolean": True})
+    resp = fhir.post(f"Patient/{patient_id}/$dlu", body)
+    assert resp.status_code == 201, resp.get_data(as_text=True)[:3000]
+    doc = resp.get_json()
+    assert doc["resourceType"] == "DocumentReference" and doc["subject"] == {"reference": f"Patient/{patient_id}"}
+    assert doc["type"]["coding"][0]["code"] == "74207-2"
+    content = doc["content"][0]
+    assert content["attachment"]["contentType"] == "application/hl7-v3+xml"
+    assert content["format"]["code"] == "urn:asip:ci-sis:dlu:2015"
+    data = base64.b64decode(content["attachment"]["data"])
+    assert cda_validator.validate(data).valid
+    assert doc["masterIdentifier"]["value"] == "urn:oid:" + xp(data, "/h:ClinicalDocument/h:id/@root")[0]
+    assert doc["context"]["encounter"] == [{"reference": f"Encounter/{patient_id}-sejour"}]
+    assert doc["context"]["facilityType"]["coding"][0]["code"] == "SA17"
+    again = fhir.post(f"Patient/{patient_id}/$dlu", body)
+    assert again.status_code == 200 and again.get_json()["id"] == doc["id"]
+    assert len(fhir.search(f"DocumentReference?subject=Patient/{patient_id}&type=http://loinc.org|74207-2")) == 1
 
 
 def test_fludt_of_a_demo_usager(fhir: Any, cda_validator: Any) -> None:
@@ -180,6 +203,7 @@ def test_fludt_of_a_demo_usager(fhir: Any, cda_validator: Any) -> None:
     (params(type="fludt", consciousness="DLU_002"), 400, "reason"),
     (params(type="fludt", reason="Malaise", consciousness="somnolent"), 400, "consciousness"),
     (params(date="30/09/2026"), 400, "date"),
+    ({"resourceType": "Parameters", "parameter": [{"name": "store", "valueString": "oui"}]}, 400, "store"),
     (params(author={"reference": "Organization/chu-lyon"}), 422, "author"),
 ])
 def test_bad_parameters_are_refused(fhir: Any, body: dict[str, Any], status: int, element: str) -> None:

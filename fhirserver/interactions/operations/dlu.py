@@ -7,6 +7,9 @@ Parameters (a ``Parameters`` body, or the query string):
   (:mod:`fhirserver.documents.dlu`); ``fludt`` — the transfer sheet EHPAD -> service des urgences;
 * ``author`` (Reference or ``PractitionerRole/x`` text): the professional who writes the document (default: the
   referent of the current stay); ``date`` (dateTime): its date (default: now); ``comment`` (string);
+* ``store`` (boolean): ``true`` stores the validated document as a DocumentReference (the CDA as its
+  ``application/hl7-v3+xml`` attachment, type 74207-2, formatCode of the volet) and returns it (201; 200 when
+  the same document — same usager, type and date — was already stored), ready for ``$send-to-dmp``;
 * FLUDT only: ``reason`` (string, required: motif du transfert), ``consciousness`` (code, required:
   ``DLU_002`` / ``conscient`` — conscient et éveillé, ``DLU_003`` / ``eveillable``, ``DLU_004`` /
   ``non-eveillable``), ``transferTime`` (dateTime, default ``date``), ``destination`` (Reference to an
@@ -22,6 +25,7 @@ qualified, author without IDNPS, no custodian, no birth date …) are 422 naming
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +35,12 @@ from lxml import etree
 from fhirserver.documents import dlu as gather_dlu
 from fhirserver.documents.validation import ensure_valid, require_validator
 from fhirserver.errors import Invalid, Issue
+from fhirserver.interactions.common import write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
+from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.interactions.operations import Operation
 from fhirserver.storage.sql.repository import SqlSession
+from fhirserver.validation.structural import validate_resource
 from mappings.cda.documents import dlu_ehpad, fludt
 
 __all__ = ["OPERATIONS", "dlu"]
@@ -111,6 +118,36 @@ def _destination(req: FhirRequest) -> Any:
     return value
 
 
+def _boolean(req: FhirRequest, name: str) -> bool:
+    body = req.body
+    if isinstance(body, Mapping) and body.get("resourceType") == "Parameters":
+        for p in body.get("parameter") or []:
+            if isinstance(p, Mapping) and p.get("name") == name and isinstance(p.get("valueBoolean"), bool):
+                return bool(p["valueBoolean"])
+    value = _param(req, name)
+    if value is None:
+        return False
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise _bad(name, f"must be true or false, found {value!r}")
+
+
+def _store(req: FhirRequest, ctx: Context, session: SqlSession, source: gather_dlu.DluSource, data: bytes,
+           kind: str, format_code: str) -> FhirResponse:
+    """Create the DocumentReference of the document (once per document id)."""
+    patient_id = str(source.record.patient["id"])
+    digest = uuid.uuid5(uuid.NAMESPACE_OID, source.document.id.root).hex
+    res_id = f"{patient_id}-{kind}-{digest[:12]}"
+    res_id = res_id if len(res_id) <= 64 else f"{kind}-{digest}"
+    existing = session.read("DocumentReference", res_id, for_update=True)
+    if existing is not None and not existing.deleted:
+        return write_response(req, existing, 200)
+    body = gather_dlu.document_reference(source, data, format_code=format_code, res_id=res_id)
+    validate_resource(body, "DocumentReference")
+    stored = commit_write(WriteEvent(req, ctx, session, "DocumentReference", res_id, body, existing, "create"))
+    return write_response(req, stored, 201)
+
+
 def _serialize(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
@@ -121,6 +158,9 @@ def dlu(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     kind = (_text(req, "type") or "dlu").lower()
     if kind not in TYPES:
         raise _bad("type", f"must be one of {', '.join(TYPES)}, found {kind!r}")
+    store = _boolean(req, "store")
+    if store:
+        ctx.policy.check(req, "create", "DocumentReference")
     validator = require_validator(ctx.services.get("cda_validator"))  # 503 before any work
     date = _date_time(req, "date") or _now()
     author = _param(req, "author")
@@ -144,9 +184,12 @@ def dlu(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
             raise gather_dlu.refuse_mapping(exc, "Patient") from exc
     data = _serialize(root)
     ensure_valid(validator, data, f"the {kind.upper()} of Patient/{patient_id}")
+    if store:
+        format_code = dlu_ehpad.FORMAT_CODE if kind == "dlu" else fludt.FORMAT_CODE
+        return _store(req, ctx, session, source, data, kind, format_code)
     return FhirResponse(200, data, {"Content-Type": XML})
 
 
 OPERATIONS: list[Operation] = [
-    Operation("$dlu", dlu, frozenset({"instance"}), frozenset({"Patient"}), read_only=True, definition=DEFINITION),
+    Operation("$dlu", dlu, frozenset({"instance"}), frozenset({"Patient"}), definition=DEFINITION),
 ]
