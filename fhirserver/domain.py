@@ -11,6 +11,7 @@ from fhirserver.documents.validation import build_cda_validator
 from fhirserver.identity.hooks import IdentityHook
 from fhirserver.identity.insi import build_insi_client
 from fhirserver.identity.validator import IdentityValidator
+from fhirserver.integrations.dmp.factory import DmpDeliverer, build_dmp_client
 from fhirserver.interactions.context import Context
 from fhirserver.profiles import profile_validator
 from fhirserver.tddui import rules as tddui_rules
@@ -24,7 +25,8 @@ def configure(ctx: Context) -> Context:
     ctx.validators.append(profile_validator(ctx.settings))  # config/profiles/ (fhirserver.profiles)
     ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
     ctx.services["cda_validator"] = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons (None: no kit)
-    # [dmp]
+    ctx.services["dmp"] = build_dmp_client(ctx.settings)  # DMP: XDS.b SOAP or PDSm ([dmp] transport); opens nothing
+    ctx.services.setdefault("deliverers", {})["dmp"] = DmpDeliverer(ctx.services["dmp"])  # outbox kind "dmp"
     from fhirserver.integrations.outbox.store import OutboxQueue  # (outbox)
 
     ctx.services["outbox"] = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)

@@ -14,6 +14,8 @@ from fhirserver.integrations.dmp.vihf import Lps, load_signer
 from fhirserver.integrations.dmp.xds_client import SoapDmpClient
 from fhirserver.settings import Settings
 
+__all__ = ["DmpDeliverer", "build_dmp_client", "build_dmp_deliverer"]
+
 
 def build_dmp_client(settings: Settings) -> DmpClient:
     """The SOAP (XDS.b) or PDSm (FHIR) client for ``settings.dmp_url``."""

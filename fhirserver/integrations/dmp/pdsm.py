@@ -42,10 +42,10 @@ from fhirserver.integrations.dmp.client import (
     check_visibility,
 )
 from fhirserver.integrations.dmp.vihf import Lps, Signer, build_assertion
-from fhirserver.integrations.dmp.xds_client import SoapDmpClient
+from fhirserver.integrations.dmp.xds_client import SoapDmpClient, derive_submission
 from mappings.terminology import oid_of, uri_of
 from mappings.xds.hl7v2 import cx, parse_cx
-from mappings.xds.metadata import MetadataError, from_cda
+from mappings.xds.metadata import MetadataError
 from mappings.xds.model import Code, DocumentEntry, Problem, Submission, SubmissionSet
 from mappings.xds.valuesets import J58_CONFIDENTIALITY_CODE, TRE_A07_STATUT_VISIBILITE
 
@@ -389,13 +389,7 @@ class PdsmDmpClient:
 
     def provide_and_register(self, document: bytes, actor: Actor, *, visibility: tuple[str, ...] = (),
                              replaces: str | None = None) -> SubmitResult:
-        try:
-            submission = from_cda(document, visibility=check_visibility(visibility))
-        except MetadataError as exc:
-            raise DmpRefused("XDS metadata: " + "; ".join(p.text for p in exc.problems)[:800],
-                             ("XDSRegistryMetadataError",)) from exc
-        except (ValueError, etree.XMLSyntaxError) as exc:
-            raise DmpRefused(f"not a sendable CDA document ({exc})"[:300], ("InvalidDocumentContent",)) from exc
+        submission = derive_submission(document, visibility)
         ins = Ins.from_cx(submission.document.patient_id)
         replaced = replaces or submission.replaced_unique_id
         if replaced and self.reference(ins, actor, replaced) is None:

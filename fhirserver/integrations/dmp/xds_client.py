@@ -35,6 +35,7 @@ from fhirserver.integrations.dmp.vihf import Lps, Signer, build_assertion
 from mappings.xds import ebrim
 from mappings.xds.hl7v2 import dtm_now
 from mappings.xds.metadata import MetadataError, from_cda
+from mappings.xds.model import Submission
 from mappings.xds.valuesets import J58_CONFIDENTIALITY_CODE, TRE_A07_STATUT_VISIBILITE
 
 #: registry / repository error codes that mean "try again later"
@@ -49,6 +50,18 @@ def refusal(what: str, errors: list[soap.RegistryError]) -> TransientError | Dmp
     if set(codes) <= BUSY:
         return TransientError(f"{what}: DMP busy ({', '.join(codes)})")
     return DmpRefused(f"{what} refused by the DMP: {detail}", codes)
+
+
+def derive_submission(document: bytes, visibility: tuple[str, ...], source_id: str = "") -> Submission:
+    """The XDS metadata of a CDA document (DMP value sets), or a :class:`DmpRefused` saying why not — before
+    anything is sent."""
+    try:
+        return from_cda(document, visibility=check_visibility(visibility), source_id=source_id or None)
+    except MetadataError as exc:
+        raise DmpRefused("XDS metadata: " + "; ".join(p.text for p in exc.problems)[:800],
+                         ("XDSRegistryMetadataError",)) from exc
+    except (ValueError, etree.XMLSyntaxError) as exc:
+        raise DmpRefused(f"not a sendable CDA document ({exc})"[:300], ("InvalidDocumentContent",)) from exc
 
 
 class SoapDmpClient:
@@ -131,14 +144,7 @@ class SoapDmpClient:
 
     def provide_and_register(self, document: bytes, actor: Actor, *, visibility: tuple[str, ...] = (),
                              replaces: str | None = None) -> SubmitResult:
-        try:
-            labels = check_visibility(visibility)
-            submission = from_cda(document, visibility=labels, source_id=self.source_id or None)
-        except MetadataError as exc:
-            raise DmpRefused("XDS metadata: " + "; ".join(p.text for p in exc.problems)[:800],
-                             ("XDSRegistryMetadataError",)) from exc
-        except (ValueError, etree.XMLSyntaxError) as exc:
-            raise DmpRefused(f"not a sendable CDA document ({exc})"[:300], ("InvalidDocumentContent",)) from exc
+        submission = derive_submission(document, visibility, self.source_id)
         entry = submission.document
         ins = Ins.from_cx(entry.patient_id)
         replaced = replaces or submission.replaced_unique_id

@@ -21,7 +21,7 @@ from fhirserver.integrations.outbox import OutboxItem, PermanentError
 from mappings.xds.metadata import from_cda
 
 from .conftest import LPS
-from .test_soap import N1_UID, V3, _edit, replacement_of
+from .test_soap import N1_UID, replacement_of, with_foreign_element
 
 
 @pytest.fixture()
@@ -124,12 +124,8 @@ def test_unknown_class_code_is_refused(sandbox: Server, n1: bytes, n1_actor: Act
 
 def test_invalid_cda_is_refused(pdsm: PdsmDmpClient, n1: bytes, n1_actor: Actor) -> None:
     """A document the ANS kit rejects is InvalidDocumentContent."""
-    def change(root: etree._Element) -> None:
-        title = root.find(f"{{{V3}}}title")
-        assert title is not None
-        title.addnext(etree.Element(f"{{{V3}}}notACdaElement"))
     with pytest.raises(DmpRefused) as refused:
-        pdsm.provide_and_register(_edit(n1, change), n1_actor)
+        pdsm.provide_and_register(with_foreign_element(n1), n1_actor)
     assert refused.value.codes == ("InvalidDocumentContent",)
 
 

@@ -61,6 +61,15 @@ def replacement_of(document: bytes, new_root: str) -> bytes:
     return _edit(document, change)
 
 
+def with_foreign_element(document: bytes) -> bytes:
+    """The document with an element the CDA schema does not allow, after the title (the ANS kit rejects it)."""
+    def change(root: etree._Element) -> None:
+        title = root.find(f"{{{V3}}}title")
+        assert title is not None
+        title.addnext(etree.Element(f"{{{V3}}}notACdaElement"))
+    return _edit(document, change)
+
+
 def post_soap(server: Server, action: str, body: etree._Element, assertion: etree._Element | None,
               attachments: dict[str, tuple[bytes, str]] | None = None) -> tuple[int, soap.Message]:
     """One hand-built SOAP exchange with the sandbox (to send what the client would never send)."""
@@ -255,12 +264,8 @@ def test_wrong_size_is_refused(sandbox: Server, n1: bytes, n1_actor: Actor, n1_i
 def test_invalid_cda_is_refused_with_the_failed_rules(soap_client: SoapDmpClient, sandbox: Server, n1: bytes,
                                                        n1_actor: Actor) -> None:
     """A CDA the ANS kit rejects (an element the CDA schema does not allow) is InvalidDocumentContent."""
-    def change(root: etree._Element) -> None:
-        title = root.find(f"{{{V3}}}title")
-        assert title is not None
-        title.addnext(etree.Element(f"{{{V3}}}notACdaElement"))
     with pytest.raises(DmpRefused) as refused:
-        soap_client.provide_and_register(_edit(n1, change), n1_actor)
+        soap_client.provide_and_register(with_foreign_element(n1), n1_actor)
     assert refused.value.codes == ("InvalidDocumentContent",)
     assert "notACdaElement" in str(refused.value)
     assert requests.get(sandbox.url + "/_sandbox/documents", timeout=10).json() == []

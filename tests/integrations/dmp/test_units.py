@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -125,3 +126,11 @@ def test_dates_between_xds_and_fhir(dtm_value: str, fhir: str) -> None:
     """XDS DTM (UTC) <-> FHIR dateTime."""
     assert instant(dtm_value) == fhir
     assert dtm(fhir) == (dtm_value.ljust(14, "0") if len(dtm_value) > 8 else dtm_value)
+
+
+def test_domain_registers_the_dmp_client_and_the_outbox_deliverer(context: Any) -> None:
+    """The app context has the configured DMP client and the outbox deliverer of kind 'dmp' using it."""
+    client = context.services["dmp"]
+    assert isinstance(client, SoapDmpClient)
+    deliverer = context.services["deliverers"]["dmp"]
+    assert deliverer.kind == "dmp" and deliverer.client is client
