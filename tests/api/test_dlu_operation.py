@@ -153,7 +153,8 @@ def test_dlu_without_optional_data(fhir: Any, cda_validator: Any) -> None:
 
 def test_store_creates_a_document_reference_once(fhir: Any, cda_validator: Any) -> None:
     """``store=true`` keeps the validated DLU as a DocumentReference (CDA attachment, type 74207-2, DLU
-    formatCode, the stay and the EHPAD); the same document asked again is the same DocumentReference."""
+    formatCode, the stay and the EHPAD); the same document asked again is the same DocumentReference, and
+    ``$send-to-dmp`` queues it with the CDA's id as uniqueId."""
     patient_id = usager()
     load(fhir, patient_id, extra=False)
     body = params(date=DATE)
@@ -174,6 +175,10 @@ def test_store_creates_a_document_reference_once(fhir: Any, cda_validator: Any) 
     again = fhir.post(f"Patient/{patient_id}/$dlu", body)
     assert again.status_code == 200 and again.get_json()["id"] == doc["id"]
     assert len(fhir.search(f"DocumentReference?subject=Patient/{patient_id}&type=http://loinc.org|74207-2")) == 1
+    queued = fhir.post(f"DocumentReference/{doc['id']}/$send-to-dmp")
+    assert queued.status_code == 202, queued.get_data(as_text=True)[:2000]
+    unique = [p for p in queued.get_json()["parameter"] if p["name"] == "uniqueId"]
+    assert unique == [{"name": "uniqueId", "valueString": xp(data, "/h:ClinicalDocument/h:id/@root")[0]}]
 
 
 def test_fludt_of_a_demo_usager(fhir: Any, cda_validator: Any) -> None:
