@@ -13,6 +13,7 @@ from fhirserver.identity.insi import build_insi_client
 from fhirserver.identity.validator import IdentityValidator
 from fhirserver.integrations.dmp.factory import DmpDeliverer, build_dmp_client
 from fhirserver.interactions.context import Context
+from fhirserver.interactions.operations.cda import n1_generator
 from fhirserver.profiles import profile_validator
 from fhirserver.tddui import rules as tddui_rules
 
@@ -25,6 +26,7 @@ def configure(ctx: Context) -> Context:
     ctx.validators.append(profile_validator(ctx.settings))  # config/profiles/ (fhirserver.profiles)
     ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
     ctx.services["cda_validator"] = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons (None: no kit)
+    ctx.services["n1_generator"] = n1_generator  # the N1 CDA of a DocumentReference's file ($send-to-dmp, MSSanté)
     ctx.services["dmp"] = build_dmp_client(ctx.settings)  # DMP: XDS.b SOAP or PDSm ([dmp] transport); opens nothing
     ctx.services.setdefault("deliverers", {})["dmp"] = DmpDeliverer(ctx.services["dmp"])  # outbox kind "dmp"
     from fhirserver.integrations.outbox.store import OutboxQueue  # (outbox)
