@@ -29,6 +29,13 @@ def cmd_dmp_sandbox(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"dmp-sandbox: cannot start on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    for assignment in args.dmp_state or []:
+        ins, _, state = assignment.partition("=")
+        try:
+            sandbox.store.set_dmp_state(ins.strip(), state.strip())
+        except ValueError as exc:
+            print(f"dmp-sandbox: --dmp-state {assignment}: {exc}", file=sys.stderr)
+            return 2
     if sandbox.validator is None:
         print("dmp-sandbox: no CDA kit configured: documents are only checked for well-formedness",
               file=sys.stderr)
@@ -48,4 +55,6 @@ def register(sub: Any) -> None:
     p.add_argument("--kit-dir", default=None,
                    help="ANS CDA kit (testcontenucda) used to validate documents (default: DUI_CDA_KIT_DIR or "
                         "the [cda] kit_dir setting)")
+    p.add_argument("--dmp-state", action="append", metavar="INS=STATE",
+                   help="TD0.2 state of a usager's DMP: active, closed or absent (repeatable; default active)")
     p.set_defaults(func=cmd_dmp_sandbox)

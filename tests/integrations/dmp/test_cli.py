@@ -30,9 +30,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def sandbox_process(store: Path, port: int) -> Iterator[str]:
+def sandbox_process(store: Path, port: int, *extra: str) -> Iterator[str]:
     """``dui dmp-sandbox`` without a kit (well-formedness only: the kit is tested with the in-process sandbox)."""
-    proc = subprocess.Popen([DUI, "dmp-sandbox", "--port", str(port), "--store", str(store), "--kit-dir", ""],
+    proc = subprocess.Popen([DUI, "dmp-sandbox", "--port", str(port), "--store", str(store), "--kit-dir", "",
+                             *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,3 +76,18 @@ def test_missing_kit_dir_is_a_clear_error(tmp_path: Path) -> None:
                            "--kit-dir", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "CDA kit directory does not exist" in done.stderr and "nowhere" in done.stderr
+
+
+def test_dmp_state_option_sets_td02(tmp_path: Path, n1_actor: Actor, n1_ins: Ins) -> None:
+    """--dmp-state INS=closed makes TD0.2 report a closed DMP for that usager."""
+    with sandbox_process(tmp_path / "s.sqlite3", _free_port(), "--dmp-state", f"{n1_ins.value}=closed") as url:
+        status = SoapDmpClient(url, self_signed, LPS).dmp_status(n1_ins, n1_actor)
+    assert (status.state, status.may_feed) == ("closed", False)
+
+
+def test_bad_dmp_state_is_a_clear_error(tmp_path: Path) -> None:
+    """An unknown state is refused with exit status 2."""
+    done = subprocess.run([DUI, "dmp-sandbox", "--port", "0", "--store", str(tmp_path / "s.sqlite3"),
+                           "--kit-dir", "", "--dmp-state", "279035121518989=sleeping"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "active, closed, absent" in done.stderr

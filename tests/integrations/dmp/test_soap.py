@@ -152,6 +152,16 @@ def test_rplc_deprecates_the_replaced_document(soap_client: SoapDmpClient, n1: b
     assert (old.unique_id, old.status) == (N1_UID, DEPRECATED)
 
 
+def test_redelivered_replacement_is_already_there(soap_client: SoapDmpClient, n1: bytes, n1_actor: Actor,
+                                                  n1_ins: Ins) -> None:
+    """Sending the replacement again (after a crash) is a duplicate, not a refusal of the now Deprecated target."""
+    soap_client.provide_and_register(n1, n1_actor)
+    v2 = replacement_of(n1, "1.3.6.1.4.1.19376.1.2.20.12345.1.2")
+    assert not soap_client.provide_and_register(v2, n1_actor).duplicate
+    assert soap_client.provide_and_register(v2, n1_actor).duplicate
+    assert len(soap_client.find_documents(n1_ins, n1_actor, statuses=(APPROVED, DEPRECATED))) == 2
+
+
 def test_rplc_of_an_unknown_document_is_refused(soap_client: SoapDmpClient, n1: bytes, n1_actor: Actor) -> None:
     """Replacing a document the DMP does not have is refused before anything is registered."""
     v2 = replacement_of(n1, "1.3.6.1.4.1.19376.1.2.20.12345.1.2")
