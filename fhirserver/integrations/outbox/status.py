@@ -13,7 +13,9 @@ every step) carrying one extension per destination::
                    {"url": "error", "valueString": "..."}]}                          # failed only
 
 and, when the DocumentReference has none, ``masterIdentifier`` = the document uniqueId (the IHE MHD mapping of
-XDS ``DocumentEntry.uniqueId``: https://profiles.ihe.net/ITI/MHD/StructureDefinition-IHE.MHD.Minimal.DocumentReference.html).
+XDS ``DocumentEntry.uniqueId``: https://profiles.ihe.net/ITI/MHD/StructureDefinition-IHE.MHD.Minimal.DocumentReference.html),
+which is also where :mod:`fhirserver.documents.gather` reads the id of a generated N1: a later ``$generate-cda``
+gives the document the id it was sent with.
 
 The outbox row is committed first; this write runs in a transaction of its own together with the row's
 ``status_recorded`` flag, so a failing write never loses the outbox state: the worker retries it later.
@@ -57,9 +59,13 @@ def delivery_extension(record: OutboxRecord) -> dict[str, Any]:
     return {"url": EXT_DELIVERY, "extension": subs}
 
 
-def master_identifier_value(unique_id: str) -> str:
-    """``root^extension`` or ``root`` (an OID) as a URI: ``urn:oid:…`` (MHD uniqueId mapping)."""
-    return unique_id if unique_id.startswith("urn:") else f"urn:oid:{unique_id}"
+def master_identifier(unique_id: str) -> dict[str, str]:
+    """The MHD form of an XDS uniqueId: an OID as the URI ``urn:oid:X``; ``root^extension`` as system
+    ``urn:oid:root`` and value ``extension``."""
+    root, _, extension = unique_id.partition("^")
+    if extension:
+        return {"system": f"urn:oid:{root}", "value": extension}
+    return {"system": URI_SYSTEM, "value": unique_id if unique_id.startswith("urn:") else f"urn:oid:{unique_id}"}
 
 
 def with_status(content: dict[str, Any], record: OutboxRecord) -> dict[str, Any]:
@@ -72,7 +78,7 @@ def with_status(content: dict[str, Any], record: OutboxRecord) -> dict[str, Any]
                     and (_sub(e, "target") or "") == record.target)]
     body["extension"] = [*kept, delivery_extension(record)]
     if record.status == "delivered" and "masterIdentifier" not in body:
-        body["masterIdentifier"] = {"system": URI_SYSTEM, "value": master_identifier_value(record.unique_id)}
+        body["masterIdentifier"] = master_identifier(record.unique_id)
     return body
 
 

@@ -41,6 +41,7 @@ from fhirserver.identity.ins import ins_system_info
 from fhirserver.identity.sharing import has_ins_identifier, require_qualified
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.operations import Operation
+from fhirserver.interactions.operations.cda import n1_generator
 from fhirserver.search.values import instant_text
 from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
@@ -160,7 +161,8 @@ def _cda_attachment(content: dict[str, Any]) -> tuple[int, dict[str, Any]] | Non
 
 def cda_document(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredResource) -> bytes:
     """The CDA R2 document of the DocumentReference: its CDA attachment, or the N1 document generated from
-    its file (``ctx.services["n1_generator"]``: (req, ctx, session, DocumentReference) -> bytes)."""
+    its file (:func:`fhirserver.interactions.operations.cda.n1_generator`, or ``ctx.services["n1_generator"]``
+    when set: (req, ctx, session, DocumentReference) -> bytes)."""
     content = stored.content or {}
     found = _cda_attachment(content)
     if found is not None:
@@ -174,12 +176,8 @@ def cda_document(req: FhirRequest, ctx: Context, session: SqlSession, stored: St
         if root.tag != f"{{{CDA_NS}}}ClinicalDocument":
             raise _refused(f"{where}: the XML document is not a CDA R2 ClinicalDocument", where)
         return data
-    generator: Callable[[FhirRequest, Context, SqlSession, StoredResource], bytes] | None = \
-        ctx.services.get("n1_generator")
-    if generator is None:
-        raise _refused("the DocumentReference carries no CDA document (attachment contentType "
-                       "application/hl7-v3+xml) and N1 generation is not available", "DocumentReference.content",
-                       "not-supported")
+    generator: Callable[[FhirRequest, Context, SqlSession, StoredResource], bytes] = \
+        ctx.services.get("n1_generator") or n1_generator
     return generator(req, ctx, session, stored)
 
 
@@ -310,7 +308,12 @@ def _queue(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredRe
     unique_id = prepared.submission.document.unique_id
     same = next((r for r in records if r.unique_id == unique_id), None)
     if same is not None and same.status in _ACTIVE:
-        return same, False  # the document did not change (same CDA document id)
+        if same.metadata.get("xds", {}).get("hash") == prepared.submission.document.hash:
+            return same, False  # the resource changed, the document did not (same id, same bytes)
+        raise _refused(f"DocumentReference/{stored.res_id} changed since it was queued as document {unique_id}, "
+                       "and a document id names one content only: record the new version as a new "
+                       "DocumentReference that replaces this one (relatesTo replaces)", "DocumentReference",
+                       "business-rule")
     replaces = prepared.submission.replaced_unique_id
     if active and active[-1].status != "delivered":
         raise Conflict(f"an earlier version of DocumentReference/{stored.res_id} is still being sent "
@@ -319,7 +322,8 @@ def _queue(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredRe
     if active and replaces != active[-1].unique_id:
         raise _refused(f"DocumentReference/{stored.res_id} was already sent as document {active[-1].unique_id}: "
                        "the new CDA document must replace it (relatedDocument typeCode RPLC, parentDocument/id = "
-                       "that id)", "DocumentReference.content", "business-rule")
+                       "that id; for a generated N1, a new DocumentReference with relatesTo replaces)",
+                       "DocumentReference.content", "business-rule")
     extra = {"recipient": target} if target else {}
     metadata = _metadata(prepared, stored, replaces, **extra)
     if same is not None:  # failed or cancelled before: queue it again

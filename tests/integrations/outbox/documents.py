@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from functools import cache
 from typing import Any
 
 from mappings.cda.documents.n1 import build_n1
@@ -64,3 +65,34 @@ def changed(doc: dict[str, Any], cda: bytes) -> dict[str, Any]:
     return out
 
 
+
+
+DEMO_DOC = "ehpad-usager-010-document-1"
+DEMO_PATIENT = "ehpad-usager-010"
+
+
+@cache
+def _demo() -> dict[tuple[str, str], dict[str, Any]]:
+    from fhirserver.demo import build_demo_bundle
+
+    return {(e["resource"]["resourceType"], e["resource"]["id"]): e["resource"]
+            for e in build_demo_bundle()["entry"]}
+
+
+def demo(resource_type: str, res_id: str) -> dict[str, Any]:
+    return copy.deepcopy(_demo()[(resource_type, res_id)])
+
+
+def load_demo_document(fhir: Any, *, master_identifier: bool = True) -> dict[str, Any]:
+    """The EHPAD, its staff, a qualified usager, her stay and one of her PDF documents (the N1 source)."""
+    staff = [r for (t, _), r in _demo().items() if t in ("Practitioner", "PractitionerRole", "Location")
+             and r["id"].startswith("ehpad")]
+    resources = [demo("Organization", "ehpad-les-tilleuls"), *staff, demo("Patient", DEMO_PATIENT),
+                 demo("Encounter", f"{DEMO_PATIENT}-sejour"), demo("DocumentReference", DEMO_DOC)]
+    if not master_identifier:
+        resources[-1].pop("masterIdentifier", None)
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
+    resp = fhir.post("", bundle)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resources[-1]

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from lxml import etree
 from sqlalchemy import func, select
 
 from fhirserver.app import create_app
@@ -16,9 +17,11 @@ from fhirserver.storage.sql.schema import outbox
 from mappings.cda.model import Code, Identifier
 from tests.conftest import FhirClient
 from tests.integrations.outbox.documents import (
+    DEMO_DOC,
     cda_bytes,
     cda_document_reference,
     changed,
+    load_demo_document,
     provisional_patient,
     qualified_patient,
 )
@@ -255,3 +258,42 @@ def test_send_mssante_one_item_per_recipient(fhir: FhirClient, context: Any, usa
     assert out(fhir.get("DocumentReference/d15/$dmp-status"))["status"] == "not-sent"
 
 
+
+
+def test_pdf_document_is_sent_as_a_generated_n1(fhir: FhirClient, context: Any) -> None:
+    """A PDF DocumentReference is sent as its N1 document; once delivered, its masterIdentifier is the uniqueId
+    and $generate-cda gives the document the same id."""
+    load_demo_document(fhir, master_identifier=False)
+    resp = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp")
+    assert resp.status_code == 202, resp.get_json()
+    [item] = rows(context)
+    with context.repo.engine.connect() as conn:
+        payload = bytes(conn.execute(select(outbox.c.payload)).scalar_one())
+    root = etree.fromstring(payload)
+    assert root.find("{urn:hl7-org:v3}id").get("root") == item.unique_id == out(resp)["uniqueId"]
+    assert root.find(".//{urn:hl7-org:v3}nonXMLBody/{urn:hl7-org:v3}text").get("mediaType") == "application/pdf"
+    assert context.services["cda_validator"].validate(payload).valid
+    Worker(context, {"dmp": ScriptedDeliverer()}).run(once=True)
+    doc = fhir.get(f"DocumentReference/{DEMO_DOC}").get_json()
+    assert doc["masterIdentifier"] == {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{item.unique_id}"}
+    again = fhir.post(f"DocumentReference/{DEMO_DOC}/$generate-cda")
+    assert etree.fromstring(again.get_data()).find("{urn:hl7-org:v3}id").get("root") == item.unique_id
+    assert out(fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp"))["status"] == "delivered"
+    assert len(rows(context)) == 1
+
+
+def test_changed_n1_source_is_refused_once_sent(fhir: FhirClient, context: Any) -> None:
+    """Changing the file of a sent DocumentReference keeps its document id: refused, a new DocumentReference
+    must replace it."""
+    doc = load_demo_document(fhir)
+    fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp")
+    Worker(context, {"dmp": ScriptedDeliverer()}).run(once=True)
+    current = fhir.get(f"DocumentReference/{DEMO_DOC}").get_json()
+    current["content"][0]["attachment"]["data"] = base64.b64encode(b"%PDF-1.4\n% new version\n").decode()
+    current["content"][0]["attachment"].pop("hash", None)
+    current["content"][0]["attachment"].pop("size", None)
+    assert fhir.put(f"DocumentReference/{DEMO_DOC}", current).status_code == 200
+    resp = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp")
+    assert resp.status_code == 422, resp.get_json()
+    assert "relatesTo replaces" in resp.get_json()["issue"][0]["diagnostics"]
+    assert doc["id"] == DEMO_DOC and len(rows(context)) == 1
