@@ -175,3 +175,12 @@ def test_confidentiality_and_codes() -> None:
                                       "TRE-A01-CadreExercice", "code": "ESSMS"}]}
     assert model.code_from_fhir(practice) == ESSMS
     assert model.code_from_fhir({"coding": [{"system": "http://example.org/local", "code": "x"}]}) is None
+
+
+def test_n1_format_codes_are_dmp_format_codes() -> None:
+    """Every media type an N1 may carry maps to a formatCode of JDV_J60 (the DMP refuses others)."""
+    from mappings.cda.documents.n1 import FORMAT_CODES
+    from mappings.xds.valuesets import J60_FORMAT_CODE, TRE_A11_IHE_FORMAT_CODE
+
+    for media_type, code in FORMAT_CODES.items():
+        assert (code, TRE_A11_IHE_FORMAT_CODE) in J60_FORMAT_CODE, media_type

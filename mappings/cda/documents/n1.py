@@ -23,9 +23,9 @@ XDS_SD_TEMPLATE = "1.3.6.1.4.1.19376.1.2.20"
 FORMAT_CODES: dict[str, str] = {
     "application/pdf": "urn:ihe:iti:xds-sd:pdf:2008",
     "text/plain": "urn:ihe:iti:xds-sd:text:2008",
-    "image/jpeg": "urn:ihe:iti:xds-sd:jpeg:2008",
-    "image/tiff": "urn:ihe:iti:xds-sd:tiff:2008",
-    "text/rtf": "urn:ihe:iti:xds-sd:rtf:2008",
+    "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010",
+    "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010",
+    "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
 }
 MEDIA_TYPES = tuple(FORMAT_CODES)
 
