@@ -22,11 +22,11 @@ from flask import Flask, Response, request
 from lxml import etree
 
 from fhirserver.integrations.dmp.client import APPROVED, ARCHIVED, DEPRECATED
-from fhirserver.integrations.dmp.pdsm import (
+from fhirserver.integrations.dmp.pdsm import VIHF_HEADER
+from fhirserver.integrations.dmp.pdsm_bundle import (
     ERROR_SYSTEM,
     FHIR_JSON,
     IS_ARCHIVED,
-    VIHF_HEADER,
     code_of,
     document_info,
     submission_of,

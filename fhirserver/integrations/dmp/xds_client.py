@@ -111,6 +111,8 @@ class SoapDmpClient:
                              (fault.subcode or fault.code,))
         if resp.status_code >= 500:
             raise TransientError(f"DMP error: HTTP {resp.status_code}")
+        if msg.action != soap.response_action(action):
+            raise DmpRefused(f"the DMP answered {msg.action} to {action}", ("wsa:ActionMismatch",))
         return msg
 
     # --- TD0.2 -----------------------------------------------------------------------------------------------

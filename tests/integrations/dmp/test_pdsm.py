@@ -14,7 +14,8 @@ from lxml import etree
 
 from fhirserver.integrations.dmp.client import APPROVED, ARCHIVED, DEPRECATED, Actor, DmpRefused, Ins
 from fhirserver.integrations.dmp.deliverer import DmpDeliverer
-from fhirserver.integrations.dmp.pdsm import VIHF_HEADER, PdsmDmpClient, outcome_codes, provide_bundle
+from fhirserver.integrations.dmp.pdsm import VIHF_HEADER, PdsmDmpClient
+from fhirserver.integrations.dmp.pdsm_bundle import outcome_codes, provide_bundle
 from fhirserver.integrations.dmp.sandbox import Server
 from fhirserver.integrations.dmp.vihf import build_assertion, self_signed
 from fhirserver.integrations.outbox import OutboxItem, PermanentError

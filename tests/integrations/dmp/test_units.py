@@ -15,7 +15,8 @@ from fhirserver.integrations.dmp import soap
 from fhirserver.integrations.dmp.client import Actor, Ins
 from fhirserver.integrations.dmp.deliverer import actor_from_cda
 from fhirserver.integrations.dmp.factory import build_dmp_client
-from fhirserver.integrations.dmp.pdsm import PdsmDmpClient, dtm, instant
+from fhirserver.integrations.dmp.pdsm import PdsmDmpClient
+from fhirserver.integrations.dmp.pdsm_bundle import dtm, instant
 from fhirserver.integrations.dmp.vihf import (
     MANDATORY,
     Lps,
