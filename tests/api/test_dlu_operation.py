@@ -276,4 +276,5 @@ def test_every_qualified_demo_resident_gets_a_valid_dlu(fhir: Any, cda_validator
         known = xp(data, "//h:section[h:code/@code='42545-4']/h:entry/h:observation/h:value[@value]/../h:code/@code")
         assert sorted(known) == ["161898004", "247663003", "288575003", "62476001"]
         assert xp(data, "//h:observation[h:code/@code='U83.71']/h:value/@value") in (["true"], ["false"])
-        assert xp(data, "//h:section[h:code/@code='11369-6']//h:manufacturedMaterial/h:code/@code") == ["J07BB02"]
+        assert xp(data, "//h:section[h:code/@code='11369-6']//h:manufacturedMaterial/h:code/h:translation/@code") \
+            == ["J07BB02"]

@@ -202,9 +202,11 @@ def test_observations_gir_bmr_directives_and_checklist(cda_validator: Any) -> No
     assert directive.xpath("string(.//c:externalDocument/c:text/c:reference/@value)", namespaces=NS) \
         == "https://dui.example.org/documents/da-p1.pdf"
     checklist = section(root, "1.2.250.1.213.1.1.2.37")
-    assert checklist.xpath(".//c:observation/c:value/@code", namespaces=NS) == ["DLU_009"]
-    media = checklist.find(".//c:observationMedia/c:value", NS)
+    assert checklist.xpath(".//c:observation/c:value/@code", namespaces=NS) == [f"DLU_{n:03}" for n in range(6, 20)]
+    media = checklist.xpath(".//c:organizer[.//c:observation/c:value/@code='DLU_009']//c:observationMedia/c:value",
+                            namespaces=NS)[0]
     assert base64.b64decode(media.text) == PDF
+    assert checklist.xpath("count(.//c:observationMedia/c:value[@nullFlavor='NA'])", namespaces=NS) == 13
     assert len(checklist.xpath("c:text//c:tr", namespaces=NS)) == 15  # header + the 14 checklist items
     facility = section(root, "1.2.250.1.213.1.1.2.172")
     assert facility.xpath(".//c:participant[@typeCode='DST']//c:id/@extension", namespaces=NS) == ["1210780581"]
@@ -384,3 +386,26 @@ def test_coded_answers_and_conditions_answer_the_dlu_questions() -> None:
     results = body.xpath("//c:section[c:code/@code='30954-2']", namespaces=NS)[0]
     assert results.xpath("string(.//c:observation[c:code/@code='U83.71']/c:value/@value)", namespaces=NS) == "true"
     assert "Klebsiella pneumoniae BLSE" in "".join(results.find("c:text", NS).itertext())
+
+
+#: the kit's CI-SIS content-model rules (sections and entries), run on demand: not part of the default checks
+CONTENT_MODELS = {"modeles-de-contenus": "schematrons/profils/CI-SIS_ModelesDeContenusCDA.sch",
+                  "modeles-ans": "schematrons/profils/CI-SIS_Modeles_ANS.sch"}
+
+
+def test_sections_and_entries_follow_the_cisis_content_models(cda_validator: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full and the empty DLU also pass the kit's CI-SIS content-model schematrons (FR-Traitement doses as
+    low/high, products coded in CIS only, section ids …), as the ANS example does."""
+    from mappings.cda import validate
+
+    for name, path in CONTENT_MODELS.items():
+        monkeypatch.setitem(validate.SCHEMATRONS, name, path)
+    for record in (full_record(), DluRecord(patient={"resourceType": "Patient", "id": "p2"})):
+        report = cda_validator.validate(etree.tostring(build(record), encoding="UTF-8"), list(CONTENT_MODELS))
+        assert report.valid, report.failures
+    treatment = section(build(full_record()), "1.2.250.1.213.1.1.2.143").find(".//c:substanceAdministration", NS)
+    assert [(q.tag.split("}")[1], q.get("value")) for q in treatment.find("c:doseQuantity", NS)] == [
+        ("low", "1"), ("high", "1")]
+    code = treatment.find(".//c:manufacturedMaterial/c:code", NS)
+    assert code.get("nullFlavor") == "NA" and code.find("c:translation", NS).get("code") == "N06DA02"

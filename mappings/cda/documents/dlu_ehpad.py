@@ -42,7 +42,7 @@ from mappings.cda.entries import codes
 from mappings.cda.entries.base import Resource, element, resource_key, sub
 from mappings.cda.header import build_header
 from mappings.cda.model import Code, Document, Identifier, VoletParts
-from mappings.cda.sections import care, documents, medications, observations, problems
+from mappings.cda.sections import care, documents, medications, narrative, observations, problems
 from mappings.terminology import cisis
 
 TEMPLATE_ID = "1.2.250.1.213.1.1.1.22"
@@ -97,12 +97,13 @@ class DluRecord:
     comment: str | None = None
 
 
-def structured_body(record: DluRecord) -> etree._Element:
-    """``component`` holding the DLU ``structuredBody`` (12 sections)."""
+def structured_body(record: DluRecord, seed: str | None = None) -> etree._Element:
+    """``component`` holding the DLU ``structuredBody`` (12 sections); ``seed`` (the document id) makes the
+    section ids unique to the document."""
     component = element("component")
     body = sub(component, "structuredBody")
     key = resource_key(record.patient)
-    documents.preferred_facility(body, record.preferred_facility)
+    documents.preferred_facility(body, record.preferred_facility, key)
     problems.active_problems(body, record.conditions)
     problems.medical_history(body, record.conditions)
     problems.allergies(body, record.allergies)
@@ -114,7 +115,8 @@ def structured_body(record: DluRecord) -> etree._Element:
     medications.immunizations(body, record.immunizations)
     if record.comment and record.comment.strip():
         documents.comment(body, record.comment)
-    documents.added_documents(body, record.attachments)
+    documents.added_documents(body, record.attachments, key)
+    narrative.identify_sections(body, seed or key)
     return component
 
 
@@ -125,5 +127,5 @@ def build_dlu(document: Document, record: DluRecord, *, physician: Physician | N
     check_header(document)
     parts = volet_parts(TEMPLATE_ID, SERVICE_EVENT, physician, contacts, document.effective_time)
     root = build_header(document, parts)
-    root.append(structured_body(record))
+    root.append(structured_body(record, f"{document.id.root}/{document.id.extension or ''}"))
     return root

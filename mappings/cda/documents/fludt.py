@@ -30,7 +30,7 @@ from mappings.cda.documents.liaison import Contact, Physician
 from mappings.cda.entries.base import Resource, element, resource_key, sub
 from mappings.cda.header import build_header
 from mappings.cda.model import Document
-from mappings.cda.sections import documents, medications, transfer, vitals
+from mappings.cda.sections import documents, medications, narrative, transfer, vitals
 
 TEMPLATE_ID = "1.2.250.1.213.1.1.1.23"
 TITLE = "Fiche de liaison d'urgence – transfert de l'EHPAD vers le service des urgences"
@@ -74,8 +74,9 @@ class FludtRecord:
     observations: Sequence[Resource] = ()
 
 
-def structured_body(record: FludtRecord) -> etree._Element:
-    """``component`` holding the FLUDT ``structuredBody``."""
+def structured_body(record: FludtRecord, seed: str | None = None) -> etree._Element:
+    """``component`` holding the FLUDT ``structuredBody`` (``seed``: the document id, see
+    :func:`~mappings.cda.sections.narrative.identify_sections`)."""
     record.transfer.check()
     move = record.transfer
     component = element("component")
@@ -89,6 +90,7 @@ def structured_body(record: FludtRecord) -> etree._Element:
     vitals.prostheses(body, key, record.observations)
     if move.comment and move.comment.strip():
         documents.comment(body, move.comment)
+    narrative.identify_sections(body, seed or key)
     return component
 
 
@@ -96,7 +98,7 @@ def build_fludt(document: Document, record: FludtRecord, *, physician: Physician
                 contacts: Sequence[Contact] = ()) -> etree._Element:
     """The FLUDT ``ClinicalDocument`` (header of ``document`` + the FLUDT parts, and its sections)."""
     check_header(document)
-    body = structured_body(record)
+    body = structured_body(record, f"{document.id.root}/{document.id.extension or ''}")
     parts = volet_parts(TEMPLATE_ID, SERVICE_EVENT, physician, contacts, document.effective_time)
     root = build_header(document, parts)
     root.append(body)

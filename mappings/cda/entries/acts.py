@@ -110,15 +110,18 @@ def address_text(addresses: Any) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def disposition(parent: etree._Element, organization: Resource, content_id: str) -> etree._Element:
-    """FR-Disposition: the établissement de santé de préférence (receiver, organisation and destination)."""
+def disposition(parent: etree._Element, organization: Resource | None, content_id: str, key: str) -> etree._Element:
+    """FR-Disposition: the établissement de santé de préférence (receiver, organisation and destination); without
+    one, the entry (required by the CI-SIS section model) only points at the narrative that says so."""
     act = sub(parent, "act", {"classCode": "ACT", "moodCode": "INT"})
     template_ids(act, DISPOSITION)
-    ident(act, resource_key(organization), "disposition")
+    ident(act, resource_key(organization) if organization else key, "disposition")
     fixed_code(act, "code", "11302-7", codes.LOINC, "Etablissement de santé de préférence")
     text_reference(act, content_id)
     sub(act, "statusCode", {"code": "normal"})
     sub(act, "effectiveTime", {"nullFlavor": "NAV"})
+    if organization is None:
+        return act
     number = finess(organization)
     for type_code in ("RCV", "ORG", "DST"):
         participant = sub(act, "participant", {"typeCode": type_code})
@@ -144,7 +147,7 @@ def transfer(parent: etree._Element, key: str, content_id: str, start: str | Non
     fixed_code(act, "code", "80413-8", codes.LOINC, "Transfert du patient")
     text_reference(act, content_id)
     sub(act, "statusCode", {"code": "completed"})
-    interval(act, start, end)
+    interval(act, start, end, high_null="UNK")  # low: departure, high: arrival (unknown when the sheet is written)
     participant = sub(act, "participant", {"typeCode": "DST"})
     number = finess(destination) if destination else None
     if number:
@@ -172,9 +175,10 @@ def _facility_type(organization: Resource | None) -> tuple[str, str, str] | None
     return None
 
 
-def attached_document(parent: etree._Element, key: str, checklist: Code, content_id: str, media_id: str,
-                      media_type: str, data_b64: str) -> etree._Element:
-    """FR-Document-attache: the checklist item (JDV_ChecklistDLU_CISIS) and the document itself (B64)."""
+def attached_document(parent: etree._Element, key: str, checklist: Code, content_id: str, media_id: str | None,
+                      media_type: str | None, data_b64: str | None) -> etree._Element:
+    """FR-Document-attache: the checklist item (JDV_ChecklistDLU_CISIS) and the document itself (B64); a
+    document not annexed has a ``nullFlavor="NA"`` media value (as the CI-SIS model allows)."""
     organizer = sub(parent, "organizer", {"classCode": "CLUSTER", "moodCode": "EVN"})
     template_ids(organizer, ATTACHED_DOCUMENT)
     ident(organizer, key, "attached")
@@ -190,5 +194,8 @@ def attached_document(parent: etree._Element, key: str, checklist: Code, content
     fixed_code(obs, "value", checklist.code, checklist.system, checklist.display, xsi_type="CD")
     media = sub(sub(organizer, "component"), "observationMedia",
                 {"classCode": "OBS", "moodCode": "EVN", "ID": media_id})
-    sub(media, "value", {"mediaType": media_type, "representation": "B64"}, data_b64)
+    if data_b64 and media_type:
+        sub(media, "value", {"mediaType": media_type, "representation": "B64"}, data_b64)
+    else:
+        sub(media, "value", {"nullFlavor": "NA"})
     return organizer

@@ -40,8 +40,7 @@ PRODUCT = ("2.16.840.1.113883.10.20.1.53", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2", "1
 
 #: FHIR Timing periodUnit -> UCUM
 _UNITS = {"s": "s", "min": "min", "h": "h", "d": "d", "wk": "wk", "mo": "mo", "a": "a"}
-_MEDICATION_SYSTEMS = ("https://smt.esante.gouv.fr/terminologie-cis", "urn:oid:1.2.250.1.213.2.3.1",
-                       "http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.6.73")
+_CIS_SYSTEMS = ("https://smt.esante.gouv.fr/terminologie-cis", "urn:oid:1.2.250.1.213.2.3.1")
 
 
 def medication_concept(resource: Resource) -> Mapping[str, Any]:
@@ -102,22 +101,39 @@ def route(parent: etree._Element, concept: Any) -> None:
 
 def product(parent: etree._Element, concept: Mapping[str, Any], content_id: str, lot: str | None = None,
             class_code: str | None = None) -> etree._Element:
-    """FR-Produit-de-sante: the CIS code when there is one (the ATC code as its translation), else the ATC code,
-    else a nullFlavor code; the name is the concept's text."""
+    """FR-Produit-de-sante: the CIS code when there is one, else a ``nullFlavor="NA"`` code (the CI-SIS allows no
+    other code system there), the ATC code as its translation; the name is the concept's text."""
     consumable = sub(parent, "consumable", {"typeCode": "CSM"})
     manufactured = sub(consumable, "manufacturedProduct", {"classCode": class_code})
     template_ids(manufactured, PRODUCT)
     material = sub(manufactured, "manufacturedMaterial", {"classCode": "MMAT"})
-    main = find_coding(concept, _MEDICATION_SYSTEMS)
-    code = coded(material, "code", main, original_text=content_id)
+    cis = find_coding(concept, _CIS_SYSTEMS)
+    code = coded(material, "code", cis, original_text=content_id, null="NA")
     atc = find_coding(concept, ("http://www.whocc.no/atc",))
-    if main is not None and atc is not None and atc is not main:
+    if atc is not None:
         coded(code, "translation", atc)
     label = text_of(concept)
     sub(material, "name", {"nullFlavor": None if label else "UNK"}, label or None)
     if lot:
         sub(material, "lotNumberText", text=lot)
     return material
+
+
+def dose(parent: etree._Element, dosage: Mapping[str, Any]) -> None:
+    """``doseQuantity`` as the CI-SIS wants it (IVL_PQ with ``low`` and ``high``): a FHIR ``doseRange``, or a
+    ``doseQuantity`` as low = high; nothing when the dosage has neither."""
+    for dose_and_rate in dosage.get("doseAndRate") or []:
+        if not isinstance(dose_and_rate, Mapping):
+            continue
+        single, span = dose_and_rate.get("doseQuantity"), dose_and_rate.get("doseRange")
+        low = (span or {}).get("low") if isinstance(span, Mapping) else single
+        high = (span or {}).get("high") if isinstance(span, Mapping) else single
+        if isinstance(low, Mapping) and isinstance(high, Mapping):
+            node = sub(parent, "doseQuantity")
+            if quantity_value(node, low, tag="low", xsi_type=None) is not None and \
+                    quantity_value(node, high, tag="high", xsi_type=None) is not None:
+                return
+            parent.remove(node)
 
 
 def treatment(parent: etree._Element, resource: Resource, content_id: str, *, mood: str = "INT") -> etree._Element:
@@ -132,10 +148,7 @@ def treatment(parent: etree._Element, resource: Resource, content_id: str, *, mo
     dosage = dosages(resource)[0] if dosages(resource) else {}
     _frequency(admin, dosage)
     route(admin, dosage.get("route"))
-    for dose_and_rate in dosage.get("doseAndRate") or []:
-        quantity = dose_and_rate.get("doseQuantity") if isinstance(dose_and_rate, Mapping) else None
-        if isinstance(quantity, Mapping) and quantity_value(admin, quantity, tag="doseQuantity", xsi_type=None) is not None:
-            break
+    dose(admin, dosage)
     product(admin, medication_concept(resource), content_id)
     return admin
 

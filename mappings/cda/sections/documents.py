@@ -45,20 +45,22 @@ CHECKLIST: tuple[Code, ...] = tuple(Code(code, codes.TA_ASIP, label) for code, l
 _BY_CODE = {c.code: c for c in CHECKLIST}
 
 
-def preferred_facility(body: etree._Element, organization: Resource | None) -> etree._Element:
+def preferred_facility(body: etree._Element, organization: Resource | None, key: str) -> etree._Element:
     section = new_section(body, DISPOSITIONS, "11302-7", "Etablissement de santé de préférence",
                           "Établissement de santé de préférence")
     narrative = Narrative("preference")
     if organization is None:
-        narrative.paragraph("Aucun établissement de santé de préférence renseigné dans le dossier.")
+        content = narrative.content("Aucun établissement de santé de préférence renseigné dans le dossier.")
+        narrative.paragraph(content)
         attach(section, narrative)
+        disposition(entry(section), None, content.content_id, key)
         return section
     label = " – ".join(p for p in (str(organization.get("name") or ""), address_text(organization.get("address")))
                        if p)
     content = narrative.content(label or "Établissement sans nom")
     narrative.paragraph(content)
     attach(section, narrative)
-    disposition(entry(section), organization, content.content_id)
+    disposition(entry(section), organization, content.content_id, key)
     return section
 
 
@@ -79,8 +81,10 @@ def _inline(document: Resource) -> tuple[str, str] | None:
     return None
 
 
-def added_documents(body: etree._Element, documents: Sequence[Resource]) -> etree._Element:
-    """The checklist of the documents annexed to the DLU: every item listed, the annexed ones embedded."""
+def added_documents(body: etree._Element, documents: Sequence[Resource], key: str) -> etree._Element:
+    """The checklist of the documents annexed to the DLU: one FR-Document-attache per item of the checklist, the
+    annexed documents embedded, the others with a ``nullFlavor`` media (the CI-SIS model wants one entry per
+    item of JDV_ChecklistDLU_CISIS, at least one)."""
     section = new_section(body, ADDED_DOCUMENTS, "55107-7", "Documents ajoutés",
                           "Checklist des documents annexés au DLU")
     narrative = Narrative("document")
@@ -98,6 +102,9 @@ def added_documents(body: etree._Element, documents: Sequence[Resource]) -> etre
             document, (media_type, data) = annexed[item.code]
             attached_document(entry(section), resource_key(document), item, content.content_id,
                               f"media-{number}", media_type, data)
+        else:
+            attached_document(entry(section), f"{key}/checklist/{item.code}", item, content.content_id, None, None,
+                              None)
     return section
 
 

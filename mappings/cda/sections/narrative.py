@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from mappings.cda.entries import codes
-from mappings.cda.entries.base import element, sub, template_ids, xml_text
+from mappings.cda.entries.base import element, q, stable_id, sub, template_ids, xml_text
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,20 @@ def new_section(parent: etree._Element, templates: Sequence[str], code: str, dis
                           "codeSystemName": "LOINC"})
     sub(section, "title", text=title)
     return section
+
+
+def identify_sections(body: etree._Element, seed: str) -> None:
+    """Give every section of ``body`` without one a unique ``id`` (stable for the same ``seed``, the document id),
+    placed after its templateIds as the schema wants (the CI-SIS section models ask for it)."""
+    for number, section in enumerate(body.iter(q("section")), start=1):
+        if section.find(q("id")) is not None:
+            continue
+        templates = section.findall(q("templateId"))
+        node = element("id", {"root": stable_id(seed, "section", str(number))})
+        if templates:
+            templates[-1].addnext(node)
+        else:
+            section.insert(0, node)
 
 
 def attach(section: etree._Element, narrative: Narrative) -> None:
