@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -177,6 +178,8 @@ class AuthStore:
 
     def save_code(self, code: str, item: AuthorizationCode, ttl_seconds: int) -> None:
         with self.engine.begin() as conn:
+            # codes expired for a day are kept no longer (a reuse that late finds nothing and fails anyway)
+            conn.execute(delete(auth_code).where(auth_code.c.expires_at < utcnow() - timedelta(days=1)))
             conn.execute(insert(auth_code).values(
                 code_hash=digest(code), grant_id=item.grant_id, client_id=item.client_id, user_id=item.user_id,
                 redirect_uri=item.redirect_uri, scope=item.scope, code_challenge=item.code_challenge,
@@ -218,6 +221,10 @@ class AuthStore:
                    expires_in: int, refresh_token: str | None, refresh_expires_at: datetime | None) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
+            # tokens whose access and refresh lifetimes both ended a day ago are of no use to anyone
+            stale = now - timedelta(days=1)
+            conn.execute(delete(auth_token).where(auth_token.c.expires_at < stale, or_(
+                auth_token.c.refresh_expires_at.is_(None), auth_token.c.refresh_expires_at < stale)))
             conn.execute(insert(auth_token).values(
                 jti=jti, grant_id=grant_id, client_id=client_id, user_id=user_id, scope=scope, issued_at=now,
                 expires_at=now + timedelta(seconds=expires_in),
@@ -285,6 +292,18 @@ class AuthStore:
                 auth_token.c.jti == jti, auth_token.c.revoked_at.is_(None), auth_grant.c.revoked_at.is_(None),
                 auth_token.c.expires_at > now)).mappings().first()
         return self._token(row, False) if row else None
+
+    def registered_origins(self) -> set[str]:
+        """The origins (scheme://host[:port]) of every registered redirect URI: the CORS allow-list."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(auth_client.c.redirect_uris)).scalars().all()
+        out = set()
+        for uris in rows:
+            for uri in uris or []:
+                parts = urlsplit(str(uri))
+                if parts.scheme and parts.netloc:
+                    out.add(f"{parts.scheme}://{parts.netloc}")
+        return out
 
     # --- client assertions -------------------------------------------------------------------------
 

@@ -110,7 +110,6 @@ def smart_style() -> Response:
 @bp.post("/auth/token")
 def token() -> Response:
     resp: Response = _state().server.create_token_response()
-    resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
 
 
@@ -324,10 +323,33 @@ def check_bearer() -> Response | None:
     return None
 
 
+CORS_PUBLIC = ("/fhir/metadata", "/fhir/.well-known/smart-configuration", "/.well-known/openid-configuration",
+               "/auth/jwks")
+CORS_CLIENTS = ("/auth/token", "/auth/introspect", "/auth/revoke")
+
+
 def add_cors(resp: Response) -> Response:
+    """CORS (app-launch.html#considerations-for-cross-origin-resource-sharing-cors-support): any origin on the
+    discovery documents; on the token endpoint and the FHIR API only the origins of registered redirect URIs."""
     path = request.path.rstrip("/")
-    if path in ("/fhir/metadata", "/fhir/.well-known/smart-configuration", "/.well-known/openid-configuration"):
-        resp.headers.setdefault("Access-Control-Allow-Origin", "*")
+    if path in CORS_PUBLIC:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        return resp
+    origin = request.headers.get("Origin")
+    if not origin or not (path in CORS_CLIENTS or path == "/fhir" or path.startswith("/fhir/")):
+        return resp
+    if path in CORS_CLIENTS:
+        resp.headers.pop("Access-Control-Allow-Origin", None)
+    if origin in _state().store.registered_origins():
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers["Vary"] = "Origin"
+        if request.method == "OPTIONS":
+            resp.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, HEAD"
+            resp.headers["Access-Control-Allow-Headers"] = ("Authorization, Content-Type, Accept, Prefer, If-Match, "
+                                                            "If-None-Match, If-None-Exist, If-Modified-Since")
+            resp.headers["Access-Control-Max-Age"] = "600"
+        else:
+            resp.headers["Access-Control-Expose-Headers"] = "Location, ETag, Last-Modified, Content-Location"
     return resp
 
 

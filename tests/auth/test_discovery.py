@@ -99,3 +99,37 @@ def test_introspection_of_a_patient_token(records: Env) -> None:
     after = requests.post(records.url("introspect"), data={"token": token["access_token"], "client_id": "app"},
                           timeout=10)
     assert after.json() == {"active": False}
+
+
+def test_cors_for_registered_origins_only(records: Env) -> None:
+    """The token endpoint and the FHIR API answer CORS for the origins of registered redirect URIs only;
+    a preflight lists the Authorization header."""
+    records.add_client(redirect_uris=["https://app.example:8443/cb"])
+    preflight = requests.options(f"{records.fhir}/Patient/p1", timeout=10, headers={
+        "Origin": "https://app.example:8443", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://app.example:8443"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    token = requests.post(records.url("token"), data={"grant_type": "authorization_code", "code": "x",
+                                                      "client_id": "app"},
+                          headers={"Origin": "https://app.example:8443"}, timeout=10)
+    assert token.headers["Access-Control-Allow-Origin"] == "https://app.example:8443"
+    evil = requests.post(records.url("token"), data={"grant_type": "authorization_code", "code": "x",
+                                                     "client_id": "app"},
+                         headers={"Origin": "https://evil.example"}, timeout=10)
+    assert "Access-Control-Allow-Origin" not in evil.headers
+    api_evil = requests.get(f"{records.fhir}/Patient/p1", headers={"Origin": "https://evil.example"}, timeout=10)
+    assert "Access-Control-Allow-Origin" not in api_evil.headers
+
+
+def test_nonce_is_echoed_in_the_id_token(records: Env) -> None:
+    """A nonce sent with the authorization request comes back in the id_token."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    records.add_client()
+    records.add_user("jeanne", "Patient/p1")
+    token = patient_token(records, nonce="n-0S6_WzA2Mj")
+    jwks = KeySet.import_key_set(requests.get(records.url("jwks"), timeout=10).json())
+    assert jwt.decode(token["id_token"], jwks, algorithms=["RS256"]).claims["nonce"] == "n-0S6_WzA2Mj"
