@@ -63,7 +63,8 @@ def _page(template: str, status: int = 200, **values: Any) -> Response:
     resp = Response(render_template(template, **values), status=status, content_type="text/html; charset=utf-8")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    # inline styles only (no script at all); no form-action: the consent form ends in a redirect to the app
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
     return resp
 
 

@@ -220,3 +220,23 @@ def _qs(params: dict[str, str]) -> str:
     from urllib.parse import urlencode
 
     return urlencode(params)
+
+
+def test_fhirclient_default_v1_scopes_for_a_practitioner(records: Env) -> None:
+    """fhirclient's default v1 scope (user/*.* patient/*.read openid profile): granted as requested (v1 strings
+    back), user/*.* lets a professional read and write across usagers (part 1: no structure rule yet)."""
+    env = records
+    env.add_client(scope="openid profile fhirUser launch/patient user/*.* patient/*.read")
+    env.add_user("drpetit", "Practitioner/dr1", patients=("p1",))
+    smart = smart_client.FHIRClient(settings={"app_id": "app", "api_base": env.fhir, "redirect_uri": REDIRECT})
+    smart.prepare()
+    session = requests.Session()
+    consent = browse_to_consent(env, session, smart.authorize_url, "drpetit")
+    location = approve(session, consent).headers["Location"]
+    context = smart.server.auth.handle_callback(location, smart.server)
+    assert set(context["scope"].split()) == {"user/*.*", "patient/*.read", "openid", "profile", "launch/patient"}
+    token = smart.server.auth.access_token
+    assert api(env, token, "Observation/o2").status_code == 200
+    created = api(env, token, "Observation", "POST", {"resourceType": "Observation", "status": "final",
+                                                      "code": {"text": "x"}, "subject": {"reference": "Patient/p2"}})
+    assert created.status_code == 201
