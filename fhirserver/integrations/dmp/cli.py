@@ -24,10 +24,14 @@ def cmd_dmp_sandbox(args: argparse.Namespace) -> int:
         print(f"dmp-sandbox: the CDA kit directory does not exist: {kit}", file=sys.stderr)
         return 2
     try:
-        sandbox = open_sandbox(args.store, kit, cache)
+        sandbox = open_sandbox(args.store, kit, cache, tuple(args.trust_cert or ()))
         server = Server(sandbox, args.host, args.port)
+    except ValueError as exc:
+        print(f"dmp-sandbox: --trust-cert: not a PEM certificate ({exc})", file=sys.stderr)
+        return 2
     except OSError as exc:
-        print(f"dmp-sandbox: cannot start on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"dmp-sandbox: cannot start on {args.host}:{args.port} with store {args.store}: {exc}",
+              file=sys.stderr)
         return 2
     for assignment in args.dmp_state or []:
         ins, _, state = assignment.partition("=")
@@ -57,4 +61,7 @@ def register(sub: Any) -> None:
                         "the [cda] kit_dir setting)")
     p.add_argument("--dmp-state", action="append", metavar="INS=STATE",
                    help="TD0.2 state of a usager's DMP: active, closed or absent (repeatable; default active)")
+    p.add_argument("--trust-cert", action="append", metavar="PEM",
+                   help="accept VIHF assertions signed with this certificate only (repeatable; default: any, "
+                        "the self-signed one included)")
     p.set_defaults(func=cmd_dmp_sandbox)

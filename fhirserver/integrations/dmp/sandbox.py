@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from flask import Flask, Response, jsonify, request
 from lxml import etree
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -70,11 +71,14 @@ def refuse(code: str, context: str, location: str = "") -> Refusal:
 
 @dataclass
 class Sandbox:
-    """The sandbox state: its store, the CDA validator (None: well-formedness only), the TD0.2 default."""
+    """The sandbox state: its store, the CDA validator (None: well-formedness only), the TD0.2 default state,
+    the trusted VIHF signing certificates."""
 
     store: Store
     validator: Any = None
     default_state: str = "active"
+    #: certificates whose VIHF signatures are accepted; empty: any (self-signed included — sandbox only)
+    trusted: tuple[x509.Certificate, ...] = ()
 
     # --- shared checks -------------------------------------------------------------------------------------------
 
@@ -232,8 +236,11 @@ class Server:
         self._server.server_close()
 
 
-def open_sandbox(store: str | Path, kit_dir: str = "", cache_dir: str = "var/cda-cache") -> Sandbox:
-    """A sandbox on the SQLite file ``store`` (``:memory:`` for a throwaway one), validating with the kit."""
+def open_sandbox(store: str | Path, kit_dir: str = "", cache_dir: str = "var/cda-cache",
+                 trusted: tuple[str, ...] = ()) -> Sandbox:
+    """A sandbox on the SQLite file ``store`` (``:memory:`` for a throwaway one), validating with the kit,
+    accepting VIHF signatures of the PEM certificates ``trusted`` only (empty: any)."""
+    certs = tuple(x509.load_pem_x509_certificate(Path(f).read_bytes()) for f in trusted)
     validator = None
     if kit_dir:
         from mappings.cda.validate import CdaValidator
@@ -241,4 +248,4 @@ def open_sandbox(store: str | Path, kit_dir: str = "", cache_dir: str = "var/cda
         validator = CdaValidator(kit_dir, cache_dir)
     if str(store) != ":memory:":
         Path(store).parent.mkdir(parents=True, exist_ok=True)
-    return Sandbox(Store(str(store)), validator)
+    return Sandbox(Store(str(store)), validator, trusted=certs)

@@ -66,7 +66,7 @@ def outcome(errors: list[RegistryError], status: int = 422, code: str = "process
     return _json({"resourceType": "OperationOutcome", "issue": issues}, status)
 
 
-def _claims() -> Claims:
+def _claims(sb: Sandbox) -> Claims:
     header = request.headers.get(VIHF_HEADER, "")
     if not header:
         raise VihfError("wsse:InvalidSecurity", f"no VIHF assertion ({VIHF_HEADER} header)")
@@ -75,7 +75,7 @@ def _claims() -> Claims:
                                      etree.XMLParser(resolve_entities=False, no_network=True))
     except (binascii.Error, ValueError, etree.XMLSyntaxError) as exc:
         raise VihfError("wsse:InvalidSecurityToken", "the VIHF header is not a base64 XML assertion") from exc
-    return verify_assertion(assertion)
+    return verify_assertion(assertion, trusted=sb.trusted)
 
 
 def _security(exc: VihfError) -> Response:
@@ -241,7 +241,7 @@ def register(app: Flask, sb: Sandbox) -> None:
     def guarded(handler: Any) -> Any:
         def run(**kwargs: Any) -> Response:
             try:
-                claims = _claims()
+                claims = _claims(sb)
             except VihfError as exc:
                 return _security(exc)
             return handler(claims, **kwargs)

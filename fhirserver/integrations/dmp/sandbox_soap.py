@@ -262,14 +262,14 @@ def _fault(code: str, reason: str, subcode: str = "", relates_to: str = "") -> R
     return _answer(env, 400 if code == "env:Sender" else 500)
 
 
-def _claims(msg: Message) -> Claims:
+def _claims(sb: Sandbox, msg: Message) -> Claims:
     security = msg.security()
     if security is None or len(security) == 0:
         raise VihfError("wsse:InvalidSecurity", "no wsse:Security header with a VIHF assertion")
     assertion = security.find("{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
     if assertion is None:
         raise VihfError("wsse:InvalidSecurityToken", "the wsse:Security header holds no SAML 2.0 assertion")
-    return verify_assertion(assertion)
+    return verify_assertion(assertion, trusted=sb.trusted)
 
 
 Handler = Callable[[Sandbox, Message, Claims], Any]
@@ -287,7 +287,7 @@ def handle_soap(sb: Sandbox, content_type: str, body: bytes) -> Response:
     if msg.action not in soap.ACTIONS:
         return _fault("env:Sender", f"unsupported action {msg.action}", "wsa:ActionNotSupported", relates)
     try:
-        claims = _claims(msg)
+        claims = _claims(sb, msg)
     except VihfError as exc:
         return _fault("env:Sender", str(exc), exc.code, relates)
     reply = soap.response_action(msg.action)

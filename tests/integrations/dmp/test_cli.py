@@ -91,3 +91,12 @@ def test_bad_dmp_state_is_a_clear_error(tmp_path: Path) -> None:
                            "--kit-dir", "", "--dmp-state", "279035121518989=sleeping"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "active, closed, absent" in done.stderr
+
+
+def test_trust_cert_must_be_a_certificate(tmp_path: Path) -> None:
+    """--trust-cert naming a file that is not a PEM certificate stops with exit status 2."""
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate")
+    done = subprocess.run([DUI, "dmp-sandbox", "--port", "0", "--store", str(tmp_path / "s.sqlite3"),
+                           "--kit-dir", "", "--trust-cert", str(junk)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--trust-cert: not a PEM certificate" in done.stderr

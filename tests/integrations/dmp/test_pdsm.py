@@ -65,6 +65,18 @@ def test_bundle_has_the_pdsm_shape(n1: bytes, n1_actor: Actor) -> None:
     assert base64.b64decode(bundle["entry"][2]["resource"]["data"]) == n1
 
 
+def test_bundle_resources_are_valid_r4(n1: bytes, n1_actor: Actor) -> None:
+    """The Bundle and each resource in it pass the server's structural R4 validation."""
+    from fhirserver.validation.structural import validate_resource
+
+    bundle = provide_bundle(from_cda(n1, visibility=["MASQUE_PS"]), n1, n1_actor,
+                            replaced_unique_id="1.2.250.1.999.7")
+    validate_resource(bundle, "Bundle")
+    for entry in bundle["entry"]:
+        validate_resource(entry["resource"], entry["resource"]["resourceType"])
+    assert bundle["entry"][1]["resource"]["relatesTo"][0]["code"] == "replaces"
+
+
 def test_patch_masks_and_archives(pdsm: PdsmDmpClient, n1: bytes, n1_actor: Actor, n1_ins: Ins) -> None:
     """JSON PATCH sets MASQUE_PS, then archives (isArchived): the search by status no longer lists it."""
     pdsm.provide_and_register(n1, n1_actor)

@@ -327,3 +327,24 @@ def test_documents_survive_a_sandbox_restart(tmp_path: Any, cda_validator: Any, 
         finally:
             server.stop()
             store.close()
+
+
+def test_sandbox_restricted_to_a_trusted_certificate(tmp_path: Any, cda_validator: Any, n1: bytes,
+                                                     n1_actor: Actor) -> None:
+    """With trusted certificates configured, a VIHF signed by another one is wsse:FailedAuthentication."""
+    from fhirserver.integrations.dmp.sandbox import Sandbox
+    from fhirserver.integrations.dmp.sandbox_store import Store
+    from fhirserver.integrations.dmp.vihf import generate_self_signed
+
+    structure = generate_self_signed()
+    store = Store(str(tmp_path / "trusted.sqlite3"))
+    server = Server(Sandbox(store, cda_validator, trusted=(structure.cert,))).start()
+    try:
+        with pytest.raises(DmpRefused) as refused:
+            SoapDmpClient(server.url, self_signed, LPS).provide_and_register(n1, n1_actor)
+        assert refused.value.codes == ("wsse:FailedAuthentication",)
+        accepted = SoapDmpClient(server.url, structure, LPS).provide_and_register(n1, n1_actor)
+        assert accepted.unique_id == N1_UID
+    finally:
+        server.stop()
+        store.close()
