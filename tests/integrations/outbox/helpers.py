@@ -26,13 +26,13 @@ def with_settings(ctx: Context, **changes: Any) -> Context:
 
 
 def queue_document(ctx: Context, doc_id: str, unique_id: str | None = None, *, kind: str = "dmp",
-                   target: str = "") -> store.OutboxRecord:
+                   target: str = "", payload: bytes | None = None) -> store.OutboxRecord:
     """Write a DocumentReference and queue it in the same transaction (as $send-to-dmp does)."""
     with ctx.repo.session(write=True) as session:
         stored = session.create("DocumentReference", document_reference(doc_id), doc_id)
         record, _ = store.enqueue(session.conn, kind=kind, unique_id=unique_id or f"1.2.250.1.999.1.{doc_id}",
                                   document_id=doc_id, document_version=stored.version_id,
-                                  payload=f"<ClinicalDocument id='{doc_id}'/>".encode(),
+                                  payload=payload or f"<ClinicalDocument id='{doc_id}'/>".encode(),
                                   metadata={"title": "test"}, target=target)
     return record
 

@@ -1,0 +1,141 @@
+"""Exactly once at the DMP sandbox: ``dui worker`` processes with the real DMP deliverer (ITI-41 SOAP + VIHF),
+killed at every step of the test hook and with SIGKILL at random moments, then a normal run; every CDA document
+is registered once by the sandbox (``GET /_sandbox/documents``) and nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import update
+
+from fhirserver.integrations.dmp.sandbox import Sandbox, Server
+from fhirserver.integrations.dmp.sandbox_store import Store
+from fhirserver.integrations.outbox import status
+from fhirserver.integrations.outbox.worker import CRASH_ENV, CRASH_EXIT_CODE, CRASH_POINTS
+from fhirserver.search.values import now_utc
+from fhirserver.storage.sql.schema import outbox
+from tests.integrations.outbox.documents import cda_bytes
+from tests.integrations.outbox.helpers import queue_document, record_of
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture()
+def sandbox(tmp_path: Path, cda_validator: Any) -> Iterator[Server]:
+    """The DMP sandbox, validating what it receives with the ANS kit, on a fresh store."""
+    cda_validator.warm_up()
+    server = Server(Sandbox(Store(str(tmp_path / "dmp.sqlite3")), cda_validator)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.sandbox.store.close()
+
+
+def registered(sandbox: Server) -> dict[str, dict[str, Any]]:
+    docs = requests.get(sandbox.url + "/_sandbox/documents", timeout=30).json()
+    return {d["uniqueId"]: d for d in docs}
+
+
+def worker(database_url: str, sandbox: Server, *args: str, crash_at: str | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DUI_DMP_URL": sandbox.url, "DUI_DMP_TRANSPORT": "soap"}
+    env.pop(CRASH_ENV, None)
+    if crash_at:
+        env[CRASH_ENV] = crash_at
+    return subprocess.Popen([sys.executable, "-m", "fhirserver.cli", "--database-url", database_url, "worker",
+                             "--kind", "dmp", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def finish(proc: subprocess.Popen[bytes], timeout: float = 180) -> tuple[int, str]:
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"worker did not finish: {err.decode()[-2000:]}") from None
+    return proc.returncode, err.decode()
+
+
+def queue(ctx: Any, n: int, tag: int) -> list[Any]:
+    """n valid N1 documents (distinct uniqueIds), queued with their DocumentReferences."""
+    out = []
+    for i in range(n):
+        uid = f"1.2.250.1.213.1.1.9.{tag}.{i}"
+        out.append(queue_document(ctx, f"sb-{tag}-{i}", uid, payload=cda_bytes(uid)))
+    return out
+
+
+def expire_leases(ctx: Any) -> None:
+    """Time passes for the leases of dead workers (instead of sleeping until they expire)."""
+    with ctx.repo.engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.status == "sending").values(
+            lease_until=now_utc() - timedelta(seconds=1)))
+
+
+def assert_exactly_once(ctx: Any, fhir: Any, sandbox: Server, items: list[Any]) -> dict[str, dict[str, Any]]:
+    docs = registered(sandbox)
+    assert sorted(docs) == sorted(i.unique_id for i in items)
+    for item in items:
+        doc = docs[item.unique_id]
+        assert (doc["registered"], doc["stored"], doc["status"]) == (
+            1, True, "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"), doc
+        done = record_of(ctx, item.id)
+        assert (done.status, done.status_recorded, done.remote_id) == ("delivered", True, item.unique_id), done
+        resource = fhir.get(f"DocumentReference/{item.document_id}").get_json()
+        assert [(d["status"], d["uniqueId"]) for d in status.deliveries(resource)] == [("delivered", item.unique_id)]
+    return docs
+
+
+def test_crash_at_each_step_then_recovery(fhir: Any, context: Any, database_url: str, sandbox: Server) -> None:
+    """One crashed run per crash point, each on the next document; a normal run completes them all: every
+    document registered once, the two sent before their crash answered "already registered" the second time."""
+    items = queue(context, 5, 1)
+    for item, crash_at in zip(items, CRASH_POINTS, strict=False):
+        rc, err = finish(worker(database_url, sandbox, "--once", "--lease-seconds", "600", crash_at=crash_at))
+        assert rc == CRASH_EXIT_CODE, (crash_at, err[-2000:])
+        state = record_of(context, item.id)
+        at_dmp = item.unique_id in registered(sandbox)
+        expected = {"after_claim": ("sending", False), "after_deliver": ("sending", True),
+                    "before_mark": ("sending", True), "after_mark": ("delivered", True)}[crash_at]
+        assert (state.status, at_dmp) == expected, crash_at
+    assert record_of(context, items[4].id).status == "pending"
+    expire_leases(context)
+    rc, err = finish(worker(database_url, sandbox, "--once"))
+    assert rc == 0, err[-2000:]
+    docs = assert_exactly_once(context, fhir, sandbox, items)
+    assert [docs[i.unique_id]["duplicates"] for i in items] == [0, 1, 1, 0, 0]
+
+
+def test_sigkill_at_random_moments(fhir: Any, context: Any, database_url: str, sandbox: Server) -> None:
+    """Workers killed with SIGKILL at random moments, three times, then a normal run: every document is
+    registered exactly once and every item is delivered."""
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    items = queue(context, 8, 2)
+    for _ in range(3):
+        before = len(registered(sandbox))
+        proc = worker(database_url, sandbox, "--poll-seconds", "0.2")
+        wanted = min(len(items), before + rng.randint(0, 2))
+        deadline = time.monotonic() + 120
+        while len(registered(sandbox)) < wanted and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.3))
+        proc.send_signal(signal.SIGKILL)
+        rc, err = finish(proc)
+        assert rc == -signal.SIGKILL, (seed, err[-2000:])
+        expire_leases(context)
+    rc, err = finish(worker(database_url, sandbox, "--once"))
+    assert rc == 0, (seed, err[-2000:])
+    assert_exactly_once(context, fhir, sandbox, items)
