@@ -82,13 +82,15 @@ class SubjectIdentity:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One document to send: the CDA uniqueId, the IHE_XDM.ZIP bytes and the readable rendition (PDF)."""
+    """One document to send: the CDA uniqueId, the IHE_XDM.ZIP bytes and the readable rendition (the N1 body:
+    PDF, or JPEG / TIFF / RTF / text, ``rendition_type``)."""
 
     unique_id: str
     xdm_zip: bytes
     rendition: bytes | None
     rendition_filename: str
     identity: SubjectIdentity
+    rendition_type: str = "application/pdf"
 
 
 def _check_address(address: str, what: str) -> str:
@@ -135,10 +137,12 @@ def subject_for(identity: SubjectIdentity) -> str:
     return " ".join(f"{SUBJECT_PREFIX}+{' '.join(p for p in parts if p)}".split())
 
 
-def _attach_documents(msg: EmailMessage, xdm_zip: bytes, rendition: bytes | None, rendition_filename: str) -> None:
-    msg.add_attachment(xdm_zip, maintype="application", subtype="zip", filename=XDM_FILENAME)
-    if rendition is not None:
-        msg.add_attachment(rendition, maintype="application", subtype="pdf", filename=rendition_filename)
+def _attach_documents(msg: EmailMessage, outgoing: Outgoing) -> None:
+    msg.add_attachment(outgoing.xdm_zip, maintype="application", subtype="zip", filename=XDM_FILENAME)
+    if outgoing.rendition is not None:
+        maintype, _, subtype = outgoing.rendition_type.partition("/")
+        msg.add_attachment(outgoing.rendition, maintype=maintype, subtype=subtype,
+                           filename=outgoing.rendition_filename)
 
 
 def build_message(outgoing: Outgoing, *, sender: str, to: str, notification_to: str | None = None,
@@ -159,9 +163,10 @@ def build_message(outgoing: Outgoing, *, sender: str, to: str, notification_to: 
         f"Veuillez trouver ci-joint le document « {outgoing.identity.label} ».\n\n"
         f"La pièce jointe {XDM_FILENAME} contient le document CDA et ses métadonnées (IHE XDM) pour une "
         "intégration automatique dans votre logiciel ; "
-        + ("le fichier PDF en est la version lisible.\n\n" if outgoing.rendition is not None else "\n\n")
+        + (f"le fichier {outgoing.rendition_filename} en est la version lisible.\n\n"
+           if outgoing.rendition is not None else "\n\n")
         + "Ce message a été envoyé par la messagerie sécurisée de santé (MSSanté).\n\nCordialement.\n")
-    _attach_documents(msg, outgoing.xdm_zip, outgoing.rendition, outgoing.rendition_filename)
+    _attach_documents(msg, outgoing)
     return msg
 
 

@@ -8,6 +8,7 @@ inbox is polled by ``dui mss ingest``.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -20,20 +21,24 @@ from fhirserver.integrations.mssante.xdm import build_xdm
 from fhirserver.integrations.outbox.types import OutboxItem, TransientError
 from fhirserver.interactions.context import Context
 from fhirserver.settings import Settings
-from mappings.cda.to_fhir import CdaReadError, read_document
+from mappings.cda.to_fhir import read_document
 
 __all__ = ["InboxStats", "MssanteService", "build_mssante", "rendition_filename"]
 
 log = logging.getLogger(__name__)
 
 
-def rendition_filename(effective_date: str, title: str) -> str:
-    """``YYYYMMDD_<title>.pdf`` with only ASCII letters, digits and ``_`` (MSSanté clients show it)."""
-    import unicodedata
+#: N1 body media types (JDV_J60 XDS-SD formats) -> file name extension
+_EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/tiff": "tif", "text/rtf": "rtf",
+               "text/plain": "txt"}
 
+
+def rendition_filename(effective_date: str, title: str, media_type: str = "application/pdf") -> str:
+    """``YYYYMMDD_<title>.<ext>`` with only ASCII letters, digits and ``_`` (MSSanté clients show it)."""
     plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     words = "".join(c if c.isalnum() else " " for c in plain).split()
-    return f"{effective_date[:10].replace('-', '')}_{'_'.join(words)[:60] or 'document'}.pdf"
+    extension = _EXTENSIONS.get(media_type, "bin")
+    return f"{effective_date[:10].replace('-', '')}_{'_'.join(words)[:60] or 'document'}.{extension}"
 
 
 @dataclass
@@ -60,21 +65,21 @@ class MssanteService:
 
     def compose(self, cda: bytes, to: str, *, notification_to: str | None = None,
                 no_reply: bool = False) -> EmailMessage:
-        """The message for one CDA document: IHE_XDM.ZIP built from it, its embedded PDF as the rendition.
+        """The message for one CDA document: IHE_XDM.ZIP built from it, its N1 body (PDF...) as the rendition.
         Raises ValueError (a :class:`~mappings.cda.to_fhir.CdaReadError`, an address error) for a message that can
         never be built."""
         if not self.sender_address:
             raise ValueError("setting [mssante] sender is empty: no MSSanté sender address")
         received = read_document(cda)
-        if received.rendition is not None and received.rendition_type != "application/pdf":
-            raise CdaReadError("only a PDF rendition can be attached", "/ClinicalDocument/component/nonXMLBody")
+        media = received.rendition_type or "application/pdf"
         patient = received.patient
         outgoing = Outgoing(
             unique_id=received.unique_id,
             xdm_zip=build_xdm(cda, recipients=(to,), software=self.settings.cda_software_name),
             rendition=received.rendition,
-            rendition_filename=rendition_filename(str(received.document_reference["date"]), received.title),
+            rendition_filename=rendition_filename(str(received.document_reference["date"]), received.title, media),
             identity=SubjectIdentity(received.title, patient.birth_family, patient.first_given, patient.birth_date),
+            rendition_type=media,
         )
         return build_message(outgoing, sender=self.sender_address, to=to, notification_to=notification_to,
                              no_reply=no_reply)

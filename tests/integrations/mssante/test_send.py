@@ -18,7 +18,10 @@ from fhirserver.integrations.mssante.message import message_id
 from fhirserver.integrations.mssante.service import MssanteService, register
 from fhirserver.integrations.mssante.xdm import read_xdm
 from fhirserver.integrations.outbox.types import OutboxItem, PermanentError
+from mappings.cda.documents.n1 import build_n1
+from mappings.xds.metadata import document_bytes
 from tests.integrations.mssante.conftest import OURS, SmtpServer
+from tests.mappings import sample_document
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "ans" / "cda-examples"
 N1 = (EXAMPLES / "DOC_NON_STRUCTURE_CDA-R2-N1.xml").read_bytes()
@@ -94,3 +97,16 @@ def test_outbox_deliverer_sends_the_item_to_its_target(context: Any, service: Ms
         deliverer.deliver(dataclasses.replace(item, payload=b"<not-a-cda/>"))
     with pytest.raises(PermanentError):
         deliverer.deliver(dataclasses.replace(item, target=""))
+
+
+def test_jpeg_n1_carries_its_image_as_the_readable_attachment(service: MssanteService,
+                                                              smtp_server: SmtpServer) -> None:
+    """An N1 whose body is a JPEG: the image is attached as image/jpeg (.jpg), beside IHE_XDM.ZIP."""
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF\x00" + b"\x00" * 32 + b"\xff\xd9"
+    cda = document_bytes(build_n1(sample_document(), jpeg, "image/jpeg"))
+    service.smtp.send(service.compose(cda, "dr.martin@hopital.mssante.fr"))
+    [got] = smtp_server.received
+    xdm, image = list(got.message.iter_attachments())
+    assert xdm.get_filename() == "IHE_XDM.ZIP"
+    assert image.get_content_type() == "image/jpeg" and image.get_filename().endswith(".jpg")
+    assert image.get_payload(decode=True) == jpeg
