@@ -47,6 +47,7 @@ from lxml import etree
 
 from mappings.terminology import uri_of
 from mappings.xds import valuesets as dmp_valuesets
+from mappings.xds.metadata import INS_ROOTS, XDS_SD_TEMPLATE
 
 __all__ = [
     "INS_OIDS",
@@ -62,16 +63,18 @@ V3 = "urn:hl7-org:v3"
 _NS = {"h": V3}
 
 #: INS assigning authorities (NIR, NIA, test NIR, demo NIR; french-interop.md §1.1) -> FHIR Identifier.system.
-INS_OIDS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11")
+INS_OIDS = INS_ROOTS
 
-#: XDS-SD (N1) and the DLU-EHPAD volets -> XDS formatCode (JDV_J60, french-interop.md §6.2)
-_XDS_SD = "1.3.6.1.4.1.19376.1.2.20"
+#: DLU-EHPAD volets and XDS-SD (N1) bodies -> XDS formatCode (JDV_J60, french-interop.md §6.2; the same table as
+#: :func:`mappings.xds.metadata.from_cda`, which keeps it private)
 _VOLET_FORMATS = {
     "1.2.250.1.213.1.1.1.22": "urn:asip:ci-sis:dlu:2015",
     "1.2.250.1.213.1.1.1.23": "urn:asip:ci-sis:fludt:2017",
     "1.2.250.1.213.1.1.1.24": "urn:asip:ci-sis:fludr:2017",
 }
-_SD_FORMATS = {"application/pdf": "urn:ihe:iti:xds-sd:pdf:2008", "text/plain": "urn:ihe:iti:xds-sd:text:2008"}
+_SD_FORMATS = {"application/pdf": "urn:ihe:iti:xds-sd:pdf:2008", "text/plain": "urn:ihe:iti:xds-sd:text:2008",
+               "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010", "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
+               "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010"}
 _GENDERS = {"F": "female", "M": "male", "U": "unknown"}
 _PARIS = ZoneInfo("Europe/Paris")
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d+)?([+-]\d{4})?$")
@@ -420,13 +423,18 @@ def _category(code: str, system: str) -> dict[str, Any] | None:
 
 
 def _format(root: etree._Element, media: str | None) -> dict[str, str] | None:
+    """``content.format``: the JDV_J60 formatCode of the volet (templateId) or of the N1 body's media type."""
     templates = {t.get("root") for t in _all(root, "h:templateId")}
-    for template, code in _VOLET_FORMATS.items():
-        if template in templates:
-            return {"system": _system(dmp_valuesets.TRE_A06_FORMAT_CODE_COMPLEMENTAIRE), "code": code}
-    if _XDS_SD in templates and media in _SD_FORMATS:
-        return {"system": _system(dmp_valuesets.TRE_A11_IHE_FORMAT_CODE), "code": _SD_FORMATS[media]}
-    return None
+    code = next((c for template, c in _VOLET_FORMATS.items() if template in templates), None)
+    if code is None and XDS_SD_TEMPLATE in templates and media:
+        code = _SD_FORMATS.get(media)
+    scheme = next((s for c, s in dmp_valuesets.J60_FORMAT_CODE.codes() if c == code), None)
+    if code is None or scheme is None:
+        return None
+    coding = {"system": _system(scheme), "code": code}
+    if display := dmp_valuesets.J60_FORMAT_CODE.display(code, scheme):
+        coding["display"] = display
+    return coding
 
 
 def _attachment(data: bytes, content_type: str, url: str, title: str, creation: str,

@@ -168,3 +168,16 @@ def test_invalid_timestamp_is_refused() -> None:
     with pytest.raises(CdaReadError) as caught:
         fhir_datetime("2021-04-01", "/ClinicalDocument/effectiveTime")
     assert caught.value.path == "/ClinicalDocument/effectiveTime"
+
+
+def test_jpeg_n1_keeps_its_media_type_and_format() -> None:
+    """An N1 with a JPEG body: the rendition is image/jpeg and the format the JDV_J60 JPEG code."""
+    from mappings.cda.documents.n1 import build_n1
+    from tests.mappings import sample_document
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 16 + b"\xff\xd9"
+    received = read_document(build_n1(sample_document(), jpeg, "image/jpeg"))
+    assert (received.rendition, received.rendition_type) == (jpeg, "image/jpeg")
+    content = received.document_reference["content"]
+    assert content[0]["format"]["code"] == "urn:ihe:iti-fr:xds-sd:jpeg:2010"
+    assert content[1]["attachment"]["contentType"] == "image/jpeg"
