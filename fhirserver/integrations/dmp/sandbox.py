@@ -22,11 +22,24 @@ not public, so these are the sandbox's choices:
 ``XDSDuplicateUniqueIdInRegistry``  the same document (same uniqueId and hash) is already registered
 ``XDSNonIdenticalHash``             the uniqueId is registered with different content
 ``UnresolvedReferenceException``    RPLC / update target unknown or not Approved
-SOAP Fault ``wsse:*``               VIHF missing, unsigned, badly signed, expired or incomplete
+``XDSDocumentUniqueIdError``        ITI-43 / PDSm read of a document this patient does not have
+``XDSUnknownRepositoryId``          ITI-43 naming another repository
+``XDSStoredQueryParamNumber``       ITI-18 without its required parameter
+``XDSUnknownStoredQuery``           a stored query other than FindDocuments / GetDocuments
+``XDSMetadataUpdateError``          ITI-57 / PATCH changing what may not change
+``XDSMetadataVersionError``         ITI-57 not based on the current version / status
+SOAP Fault ``wsse:*``               VIHF missing, unsigned, badly signed, expired, untrusted or incomplete
+SOAP Fault ``wsa:*``                no or unknown WS-Addressing action; ``env:VersionMismatch`` for SOAP 1.1
 =================================  ==========================================================================
 
-Introspection for tests: ``GET /_sandbox/documents`` (uniqueIds with status and event counts),
-``PUT /_sandbox/dmp/<ins>`` with ``{"state": "active" | "closed" | "absent"}``.
+Introspection for tests: ``GET /_sandbox/documents`` (each uniqueId with its status, version, confidentiality and
+how many times it was registered / resubmitted), ``PUT /_sandbox/dmp/<ins>`` with
+``{"state": "active" | "closed" | "absent"}``, ``GET /_sandbox/health``.
+
+Not modelled: access control on visibility labels (a MASQUE_PS document stays listed for every professional),
+the XAdES signature of the submission set the real DMP requires, the DMP's own error codes and TD0.2 message;
+one store serves both routes (uniqueIds are shared), but a document is listed and updated only through the
+route that sent it.
 """
 
 from __future__ import annotations
