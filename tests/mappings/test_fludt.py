@@ -120,7 +120,8 @@ def test_minimal_fludt_passes_the_kit(cda_validator: Any) -> None:
     root = build_fludt(header(patient=NIA_PATIENT), record)
     validate(cda_validator, root)
     vitals = section(root, "1.3.6.1.4.1.19376.1.5.3.1.3.25")
-    assert vitals.find("c:entry", NS) is None
+    values = vitals.xpath(".//c:organizer/c:component/c:observation/c:value", namespaces=NS)
+    assert [v.get("nullFlavor") for v in values] == ["UNK"] * 5
     assert "non renseigné" in "".join(vitals.find("c:text", NS).itertext())
     meal = section(root, "1.3.6.1.4.1.19376.1.7.3.1.1.13.5").find(".//c:observation/c:effectiveTime", NS)
     assert meal.get("nullFlavor") == "UNK"

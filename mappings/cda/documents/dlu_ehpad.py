@@ -4,9 +4,11 @@ liaison d'urgence", templateId 1.2.250.1.213.1.1.1.22 extension 2022.01, LOINC 7
 https://esante.gouv.fr/volet-dlu (CI-SIS "DLU-EHPAD"), checked by ``CI-SIS_DLU-EHPAD-DLU_2022.01.sch`` of the ANS
 test kit; structure as in its example ``DLU-EHPAD-DLU_2022.01.xml``.
 
-The body has its 12 sections, in the order of the model, every mandatory one always present (a section without
-data says so in its narrative; the 15 observations and the BMR question are sent with ``nullFlavor="UNK"`` when
-the record does not answer them):
+The body has the 12 sections of the model, in its order. Every mandatory (1..1) one is always present — without
+data it says so in its narrative and carries the entry the CI-SIS / IHE PCC models require (the 15 observations
+and the BMR question with ``nullFlavor="UNK"``, a treatment entry without product, a disposition without
+facility, the checklist with ``nullFlavor`` media); an optional (0..1) section is left out when the record has
+nothing for it (IHE PCC wants at least one entry, and "none recorded" is not "none"):
 
 =====================================================  =====  ==========================================
 section                                                card.  from
@@ -40,6 +42,7 @@ from lxml import etree
 from mappings.cda.documents.liaison import Contact, Physician, attending_physician, informant
 from mappings.cda.entries import codes
 from mappings.cda.entries.base import Resource, element, resource_key, sub
+from mappings.cda.entries.problems import is_active
 from mappings.cda.header import build_header
 from mappings.cda.model import Code, Document, Identifier, VoletParts
 from mappings.cda.sections import care, documents, medications, narrative, observations, problems
@@ -104,15 +107,21 @@ def structured_body(record: DluRecord, seed: str | None = None) -> etree._Elemen
     body = sub(component, "structuredBody")
     key = resource_key(record.patient)
     documents.preferred_facility(body, record.preferred_facility, key)
-    problems.active_problems(body, record.conditions)
-    problems.medical_history(body, record.conditions)
-    problems.allergies(body, record.allergies)
-    medications.treatments(body, record.medications)
+    # optional sections (0..1) are left out when the record has nothing for them: IHE PCC wants at least one
+    # entry in each, and "none recorded" is not "none" (no entry can say "no known allergy" on its behalf)
+    if any(is_active(c) for c in record.conditions):
+        problems.active_problems(body, record.conditions)
+    if any(not is_active(c) for c in record.conditions):
+        problems.medical_history(body, record.conditions)
+    if record.allergies:
+        problems.allergies(body, record.allergies)
+    medications.treatments(body, record.medications, key)
     care.palliative_care(body, record.procedures, key)
     care.advance_directives(body, record.advance_directives, key)
     observations.patient_state(body, record.observations, record.conditions, key)
     observations.results(body, record.observations, key)
-    medications.immunizations(body, record.immunizations)
+    if record.immunizations:
+        medications.immunizations(body, record.immunizations)
     if record.comment and record.comment.strip():
         documents.comment(body, record.comment)
     documents.added_documents(body, record.attachments, key)

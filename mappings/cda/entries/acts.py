@@ -157,6 +157,8 @@ def transfer(parent: etree._Element, key: str, content_id: str, start: str | Non
     facility_type = _facility_type(destination)
     if facility_type:
         fixed_code(role, "code", *facility_type)
+    else:  # IHE PCC: the destination's role has a code (its kind, TRE_R02 secteur d'activité)
+        sub(role, "code", {"nullFlavor": "UNK"})
     if destination:
         address(role, destination.get("address"))
         telecoms(role, destination.get("telecom"))

@@ -144,12 +144,29 @@ def treatment(parent: etree._Element, resource: Resource, content_id: str, *, mo
     text_reference(admin, content_id)
     sub(admin, "statusCode", {"code": "completed"})
     start, end = period(resource)
-    interval(admin, start, end, xsi_type="IVL_TS")
+    interval(admin, start, end, xsi_type="IVL_TS", high_null="UNK")  # IHE PCC: low and high (UNK: ongoing)
     dosage = dosages(resource)[0] if dosages(resource) else {}
     _frequency(admin, dosage)
     route(admin, dosage.get("route"))
     dose(admin, dosage)
     product(admin, medication_concept(resource), content_id)
+    return admin
+
+
+def no_treatment(parent: etree._Element, content_id: str, key: str) -> etree._Element:
+    """The FR-Traitement of a record without treatment (the section is required and IHE PCC wants an entry): no
+    product (``nullFlavor="NA"``), pointing at the narrative that says so."""
+    admin = sub(parent, "substanceAdministration", {"classCode": "SBADM", "moodCode": "INT"})
+    template_ids(admin, TREATMENT)
+    ident(admin, key, "no-treatment")
+    text_reference(admin, content_id)
+    sub(admin, "statusCode", {"code": "completed"})
+    consumable = sub(admin, "consumable", {"typeCode": "CSM"})
+    manufactured = sub(consumable, "manufacturedProduct")
+    template_ids(manufactured, PRODUCT)
+    material = sub(manufactured, "manufacturedMaterial", {"classCode": "MMAT"})
+    sub(material, "code", {"nullFlavor": "NA"})
+    sub(material, "name", {"nullFlavor": "NA"})
     return admin
 
 

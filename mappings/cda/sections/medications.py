@@ -18,6 +18,7 @@ from mappings.cda.entries.medications import (
     immunization,
     last_intake,
     medication_concept,
+    no_treatment,
     period,
     treatment,
 )
@@ -49,8 +50,8 @@ def _route(resource: Resource) -> str:
     return ""
 
 
-def treatments(body: etree._Element, items: Sequence[Resource]) -> etree._Element:
-    """The usager's current treatments (Traitements au long cours)."""
+def treatments(body: etree._Element, items: Sequence[Resource], key: str) -> etree._Element:
+    """The usager's current treatments (Traitements au long cours); without any, one entry without product."""
     section = new_section(body, TREATMENTS, "10160-0", "Historique de la prise médicamenteuse",
                           "Traitements en cours")
     narrative = Narrative("traitement")
@@ -59,11 +60,14 @@ def treatments(body: etree._Element, items: Sequence[Resource]) -> etree._Elemen
         narrative.table(("Date de début", "Date de fin", "Médicament", "Posologie", "Voie"),
                         [(fr_date(period(m)[0]), fr_date(period(m)[1]), content, _posology(m), _route(m))
                          for m, content in rows])
-    else:
-        narrative.paragraph("Aucun traitement en cours renseigné dans le dossier.")
+        attach(section, narrative)
+        for resource, content in rows:
+            treatment(entry(section), resource, content.content_id)
+        return section
+    none = narrative.content("Aucun traitement en cours renseigné dans le dossier.")
+    narrative.paragraph(none)
     attach(section, narrative)
-    for resource, content in rows:
-        treatment(entry(section), resource, content.content_id)
+    no_treatment(entry(section), none.content_id, key)
     return section
 
 

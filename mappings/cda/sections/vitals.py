@@ -63,18 +63,15 @@ def vital_signs_section(body: etree._Element, key: str, observations: Sequence[R
     signs: list[VitalSign] = []
     rows: list[tuple[Cell, Cell, Cell]] = []
     for label, code in VITALS:
-        measures = _measures(observations, code.code)
-        if not measures:
-            rows.append((label, "non renseigné", ""))
-            continue
-        quantity, when = max(measures, key=lambda m: m[1])
         content = narrative.content(label)
-        rows.append((content, quantity_text(quantity), fr_date_time(when)))
+        measures = _measures(observations, code.code)
+        quantity, when = max(measures, key=lambda m: m[1]) if measures else ({}, "")
+        rows.append((content, quantity_text(quantity) or "non renseigné", fr_date_time(when)))
         signs.append(VitalSign(code, quantity, when or None, content.content_id, f"{key}/vital/{code.code}"))
     narrative.table(("Constante", "Mesure", "Date de la mesure"), rows)
     attach(section, narrative)
-    if signs:
-        vital_signs(entry(section), key, signs, max((s.when or "" for s in signs), default=None) or None)
+    # every measure of the form is sent, a missing one with nullFlavor="UNK" (IHE PCC: at least one)
+    vital_signs(entry(section), key, signs, max((s.when or "" for s in signs), default=None) or None)
     return section
 
 
