@@ -221,6 +221,12 @@ def test_bad_parameters_are_refused(fhir: Any, body: dict[str, Any], status: int
     assert any(element in i.get("expression", []) for i in issues), issues
 
 
+def test_unknown_patient_is_404(fhir: Any) -> None:
+    """A DLU of a usager that does not exist is a 404."""
+    resp = fhir.post("Patient/nobody/$dlu", params(date=DATE))
+    assert resp.status_code == 404, resp.get_data(as_text=True)
+
+
 def test_unqualified_identity_is_refused(fhir: Any) -> None:
     """A usager whose identity is not qualified gets no DLU (the INS may not leave the server)."""
     patient_id = next(i for (t, i), r in sorted(_demo().items()) if t == "Patient" and i.startswith("ehpad")

@@ -34,7 +34,7 @@ from lxml import etree
 
 from fhirserver.documents import dlu as gather_dlu
 from fhirserver.documents.validation import ensure_valid, require_validator
-from fhirserver.errors import Invalid, Issue
+from fhirserver.errors import Invalid, Issue, NotFound
 from fhirserver.interactions.common import write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.hooks import WriteEvent, commit_write
@@ -162,6 +162,9 @@ def dlu(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     if store:
         ctx.policy.check(req, "create", "DocumentReference")
     validator = require_validator(ctx.services.get("cda_validator"))  # 503 before any work
+    stored = session.read("Patient", patient_id)
+    if stored is None or stored.deleted or stored.content is None or not ctx.policy.can_see(req, stored.content):
+        raise NotFound(f"Patient/{patient_id} does not exist")
     date = _date_time(req, "date") or _now()
     author = _param(req, "author")
     if kind == "dlu":
