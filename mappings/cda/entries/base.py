@@ -239,4 +239,8 @@ def quantity_text(quantity: Mapping[str, Any]) -> str:
     if not isinstance(number, int | float) or isinstance(number, bool):
         return ""
     unit = str(quantity.get("unit") or quantity.get("code") or "")
-    return f"{_number(number).replace('.', ',')} {unit}".strip()
+    return f"{_number(number).replace('.', ',')} {_UNIT_LABELS.get(unit, unit)}".strip()
+
+
+#: how a reader writes the UCUM codes a FHIR Quantity may carry as its unit
+_UNIT_LABELS = {"Cel": "°C", "mm[Hg]": "mmHg", "{beats}/min": "/min", "/min": "/min", "kg": "kg"}
