@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import copy
-from functools import cache
 from typing import Any
 
 from mappings.cda.documents.n1 import build_n1
 from mappings.cda.model import Identifier
 from mappings.xds.metadata import document_bytes
+from tests.api.test_cda_operations import DOC, load_document
 from tests.mappings import FHIR_PATIENT, sample_document
 
 PDF = b"%PDF-1.4\n% outbox test\n"
@@ -67,32 +67,15 @@ def changed(doc: dict[str, Any], cda: bytes) -> dict[str, Any]:
 
 
 
-DEMO_DOC = "ehpad-usager-010-document-1"
-DEMO_PATIENT = "ehpad-usager-010"
-
-
-@cache
-def _demo() -> dict[tuple[str, str], dict[str, Any]]:
-    from fhirserver.demo import build_demo_bundle
-
-    return {(e["resource"]["resourceType"], e["resource"]["id"]): e["resource"]
-            for e in build_demo_bundle()["entry"]}
-
-
-def demo(resource_type: str, res_id: str) -> dict[str, Any]:
-    return copy.deepcopy(_demo()[(resource_type, res_id)])
+DEMO_DOC = DOC  # a PDF consultation report of a qualified usager of the demo EHPAD (the N1 source)
 
 
 def load_demo_document(fhir: Any, *, master_identifier: bool = True) -> dict[str, Any]:
-    """The EHPAD, its staff, a qualified usager, her stay and one of her PDF documents (the N1 source)."""
-    staff = [r for (t, _), r in _demo().items() if t in ("Practitioner", "PractitionerRole", "Location")
-             and r["id"].startswith("ehpad")]
-    resources = [demo("Organization", "ehpad-les-tilleuls"), *staff, demo("Patient", DEMO_PATIENT),
-                 demo("Encounter", f"{DEMO_PATIENT}-sejour"), demo("DocumentReference", DEMO_DOC)]
+    """The EHPAD, its staff, the usager, her stay and the document (tests/api/test_cda_operations.load_document),
+    optionally without its masterIdentifier (then the N1 id comes from the resource version)."""
+    doc = load_document(fhir)
     if not master_identifier:
-        resources[-1].pop("masterIdentifier", None)
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in resources]}
-    resp = fhir.post("", bundle)
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resources[-1]
+        doc.pop("masterIdentifier", None)
+        resp = fhir.put(f"DocumentReference/{DEMO_DOC}", doc)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+    return doc

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import update
 
 from fhirserver.integrations.outbox import store
 from fhirserver.integrations.outbox.types import DeliveryResult, OutboxItem, PermanentError, TransientError
+from fhirserver.integrations.outbox.worker import CRASH_ENV
 from fhirserver.interactions.context import Context
+from fhirserver.search.values import now_utc
+from fhirserver.storage.sql.schema import outbox
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def document_reference(doc_id: str) -> dict[str, Any]:
@@ -62,3 +74,33 @@ class ScriptedDeliverer:
         if isinstance(step, Exception):
             raise step
         return DeliveryResult(remote_id=item.unique_id, detail="registered")
+
+
+def start_worker(database_url: str, *args: str, env: dict[str, str] | None = None,
+                 crash_at: str | None = None) -> subprocess.Popen[bytes]:
+    """``dui worker --kind dmp ARGS`` as a process of its own (``crash_at``: the test hook's crash point)."""
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    environment.pop(CRASH_ENV, None)
+    if crash_at:
+        environment[CRASH_ENV] = crash_at
+    return subprocess.Popen([sys.executable, "-m", "fhirserver.cli", "--database-url", database_url, "worker",
+                             "--kind", "dmp", *args], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def finish(proc: subprocess.Popen[bytes], timeout: float = 180) -> tuple[int, str]:
+    """Wait for a worker process: (exit status, the end of its stderr)."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"worker did not finish: {err.decode()[-2000:]}") from None
+    return proc.returncode, err.decode()[-2000:]
+
+
+def expire_leases(ctx: Context) -> None:
+    """Time passes for the leases of dead workers (instead of sleeping until they expire)."""
+    with ctx.repo.engine.begin() as conn:
+        conn.execute(update(outbox).where(outbox.c.status == "sending").values(
+            lease_until=now_utc() - timedelta(seconds=1)))

@@ -4,24 +4,19 @@ the DMP sandbox, test_sandbox_crash.py.) Runs on the test database (SQLite or Po
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fhirserver.integrations.outbox import status
-from fhirserver.integrations.outbox.worker import CRASH_ENV
-from tests.integrations.outbox.helpers import queue_document, record_of
+from tests.integrations.outbox.helpers import finish, queue_document, record_of, start_worker
 from tests.integrations.outbox.recorder import URL_ENV, Recorder
 
-ROOT = Path(__file__).resolve().parents[3]
 DELIVERER = "dmp=tests.integrations.outbox.recorder:build"
 
 
@@ -32,24 +27,8 @@ def recorder() -> Iterator[Recorder]:
     rec.stop()
 
 
-def worker(database_url: str, recorder: Recorder, *args: str, crash_at: str | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, URL_ENV: recorder.url, "PYTHONPATH": str(ROOT)}
-    env.pop(CRASH_ENV, None)
-    if crash_at:
-        env[CRASH_ENV] = crash_at
-    return subprocess.Popen([sys.executable, "-m", "fhirserver.cli", "--database-url", database_url, "worker",
-                             "--kind", "dmp", "--deliverer", DELIVERER, *args], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"worker did not finish: {err.decode()[-2000:]}") from None
-    return proc.returncode, err.decode()
+def worker(database_url: str, recorder: Recorder, *args: str) -> subprocess.Popen[bytes]:
+    return start_worker(database_url, "--deliverer", DELIVERER, *args, env={URL_ENV: recorder.url})
 
 
 def queue(ctx: Any, n: int, prefix: str) -> list[Any]:

@@ -4,36 +4,30 @@ is registered once by the sandbox (``GET /_sandbox/documents``) and nothing is l
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import update
 
 from fhirserver.integrations.dmp.sandbox import Sandbox, Server
 from fhirserver.integrations.dmp.sandbox_store import Store
 from fhirserver.integrations.outbox import status
-from fhirserver.integrations.outbox.worker import CRASH_ENV, CRASH_EXIT_CODE, CRASH_POINTS
-from fhirserver.search.values import now_utc
-from fhirserver.storage.sql.schema import outbox
+from fhirserver.integrations.outbox.worker import CRASH_EXIT_CODE, CRASH_POINTS
 from tests.integrations.outbox.documents import cda_bytes
-from tests.integrations.outbox.helpers import queue_document, record_of
+from tests.integrations.outbox.helpers import expire_leases, finish, queue_document, record_of, start_worker
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture()
 def sandbox(tmp_path: Path, cda_validator: Any) -> Iterator[Server]:
-    """The DMP sandbox, validating what it receives with the ANS kit, on a fresh store."""
+    """The DMP sandbox validating what it receives with the ANS kit, on a fresh store (as tests/integrations/dmp)."""
     cda_validator.warm_up()
     server = Server(Sandbox(Store(str(tmp_path / "dmp.sqlite3")), cda_validator)).start()
     try:
@@ -49,23 +43,8 @@ def registered(sandbox: Server) -> dict[str, dict[str, Any]]:
 
 
 def worker(database_url: str, sandbox: Server, *args: str, crash_at: str | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DUI_DMP_URL": sandbox.url, "DUI_DMP_TRANSPORT": "soap"}
-    env.pop(CRASH_ENV, None)
-    if crash_at:
-        env[CRASH_ENV] = crash_at
-    return subprocess.Popen([sys.executable, "-m", "fhirserver.cli", "--database-url", database_url, "worker",
-                             "--kind", "dmp", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-
-
-def finish(proc: subprocess.Popen[bytes], timeout: float = 180) -> tuple[int, str]:
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        raise AssertionError(f"worker did not finish: {err.decode()[-2000:]}") from None
-    return proc.returncode, err.decode()
+    return start_worker(database_url, *args, env={"DUI_DMP_URL": sandbox.url, "DUI_DMP_TRANSPORT": "soap"},
+                        crash_at=crash_at)
 
 
 def queue(ctx: Any, n: int, tag: int) -> list[Any]:
@@ -75,13 +54,6 @@ def queue(ctx: Any, n: int, tag: int) -> list[Any]:
         uid = f"1.2.250.1.213.1.1.9.{tag}.{i}"
         out.append(queue_document(ctx, f"sb-{tag}-{i}", uid, payload=cda_bytes(uid)))
     return out
-
-
-def expire_leases(ctx: Any) -> None:
-    """Time passes for the leases of dead workers (instead of sleeping until they expire)."""
-    with ctx.repo.engine.begin() as conn:
-        conn.execute(update(outbox).where(outbox.c.status == "sending").values(
-            lease_until=now_utc() - timedelta(seconds=1)))
 
 
 def assert_exactly_once(ctx: Any, fhir: Any, sandbox: Server, items: list[Any]) -> dict[str, dict[str, Any]]:
