@@ -120,6 +120,33 @@ def restrict(requested: str | None, allowed: str | None) -> str:
     return " ".join(t for t in split(requested) if token_covered(t, allowed_tokens))
 
 
+#: categories the user may pick one by one at consent (ONC HTI-1 granularity; SMART fine-grained scopes)
+CATEGORIES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "Observation": ("http://terminology.hl7.org/CodeSystem/observation-category", (
+        ("laboratory", "résultats de laboratoire"), ("vital-signs", "constantes (poids, tension, température…)"),
+        ("social-history", "mode de vie et situation sociale"), ("survey", "questionnaires et évaluations"),
+        ("exam", "examens cliniques"), ("imaging", "imagerie"), ("procedure", "actes"),
+        ("therapy", "thérapies"), ("activity", "activité physique"))),
+    "Condition": ("http://terminology.hl7.org/CodeSystem/condition-category", (
+        ("problem-list-item", "problèmes de santé suivis"), ("encounter-diagnosis", "diagnostics de séjour"))),
+}
+
+
+def sub_scopes(token: str) -> list[tuple[str, str]]:
+    """The per-category filtered scopes (and their French labels) an unfiltered Observation / Condition scope can
+    be narrowed to at consent; empty for other scopes."""
+    try:
+        parsed = parse_resource_scope(token)
+    except ScopeError:
+        return []
+    if parsed.filters or parsed.resource_type not in CATEGORIES:
+        return []
+    system, codes = CATEGORIES[parsed.resource_type]
+    letters = "".join(c for c in LETTERS if c in parsed.letters)
+    base = f"{parsed.context}/{parsed.resource_type}.{letters}"
+    return [(f"{base}?category={system}|{code}", label) for code, label in codes]
+
+
 def describe(token: str) -> str:
     """A plain-language French label of one scope for the consent page."""
     labels = {

@@ -190,8 +190,9 @@ class SmartCodeGrant(AuthorizationCodeGrant):
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         server: SmartServer = self.server
-        chosen: set[str] | None = getattr(request, "dui_scope", None)
-        granted = [t for t in scopes.split(request.scope) if chosen is None or t in chosen]
+        requested = scopes.split(request.scope)
+        chosen: list[str] | None = getattr(request, "dui_scope", None)  # what the user kept at consent
+        granted = requested if chosen is None else [t for t in chosen if scopes.token_covered(t, requested)]
         launch = getattr(request, "dui_launch", None)
         patient = launch[0] if launch else None
         encounter = launch[1] if launch else None

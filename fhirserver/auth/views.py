@@ -187,7 +187,7 @@ def authorize() -> Any:
                                "Recommencez depuis l'application.", 400)
         if request.form["dui_action"] == "deny":
             return state.server.create_authorization_response(grant=grant, grant_user=None)
-        chosen = {t for t in request.form.getlist("dui_scope") if t in requested} | (ALWAYS_KEPT & set(requested))
+        chosen = _chosen_scopes(requested)
         patient = request.form.get("dui_patient") if patient_needed else None
         if patient_needed and patient not in user.patients:
             problem = "Choisissez l'usager pour lequel vous autorisez l'application."
@@ -197,11 +197,30 @@ def authorize() -> Any:
             oauth_request.dui_auth_time = epoch()
             return state.server.create_authorization_response(grant=grant, grant_user=user)
     client = oauth_request.client
-    items = [{"value": t, "label": scopes.describe(t), "fixed": t in ALWAYS_KEPT} for t in requested]
+    items = [{"value": t, "label": scopes.describe(t), "fixed": t in ALWAYS_KEPT,
+              "subs": [{"value": v, "label": label} for v, label in scopes.sub_scopes(t)]} for t in requested]
     patients = [{"id": p, "label": _patient_label(state.ctx, p)} for p in user.patients] if patient_needed else []
     return _page("auth/consent.html", 400 if problem else 200, client_name=client.name or client.client_id,
                  client_id=client.client_id, items=items, patients=patients, params=params, csrf=csrf,
                  error=problem, user=user, wildcard=any("/*." in t for t in requested))
+
+
+def _chosen_scopes(requested: list[str]) -> list[str]:
+    """The scopes the user kept: ticked ones, identity / launch ones always, and for Observation / Condition the
+    ticked categories (all ticked: the unfiltered scope; some: one filtered scope per category; none: nothing)."""
+    ticked = set(request.form.getlist("dui_scope"))
+    ticked_subs = set(request.form.getlist("dui_sub"))
+    out: list[str] = []
+    for token in requested:
+        if token in ALWAYS_KEPT:
+            out.append(token)
+            continue
+        if token not in ticked:
+            continue
+        subs = [value for value, _ in scopes.sub_scopes(token)]
+        kept = [value for value in subs if value in ticked_subs]
+        out.extend([token] if not subs or len(kept) == len(subs) else kept)
+    return out
 
 
 def _patient_label(ctx: Context, patient_id: str) -> str:

@@ -240,3 +240,28 @@ def test_fhirclient_default_v1_scopes_for_a_practitioner(records: Env) -> None:
     created = api(env, token, "Observation", "POST", {"resourceType": "Observation", "status": "final",
                                                       "code": {"text": "x"}, "subject": {"reference": "Patient/p2"}})
     assert created.status_code == 201
+
+
+def test_consent_category_selection_narrows_observation_scope(records: Env) -> None:
+    """Unticking one category under patient/Observation.rs grants one filtered scope per remaining category:
+    the vital-signs observation is then out of reach, the laboratory one readable and searchable."""
+    env = records
+    env.add_client(scope="launch/patient patient/Observation.rs patient/Patient.rs")
+    env.add_user("jeanne", "Patient/p1")
+    from tests.auth.conftest import CATEGORY, authorize_params, code_from, exchange, pkce
+
+    verifier, challenge = pkce()
+    params = authorize_params(env, challenge, scope="launch/patient patient/Observation.rs patient/Patient.rs")
+    session = requests.Session()
+    consent = browse_to_consent(env, session, env.url("authorize") + "?" + _qs(params), "jeanne")
+    vital = f"patient/Observation.rs?category={CATEGORY}|vital-signs"
+    assert vital in [i.get("value") for i in parse_page(consent.text).forms[0]["inputs"]]
+    token = exchange(env, code_from(approve(session, consent, untick={vital})), verifier).json()
+    granted = token["scope"].split()
+    assert "patient/Observation.rs" not in granted and vital not in granted
+    assert f"patient/Observation.rs?category={CATEGORY}|laboratory" in granted
+    access = token["access_token"]
+    assert api(env, access, "Observation/o1").status_code == 200
+    assert api(env, access, "Observation/o1v").status_code == 404
+    found = api(env, access, "Observation").json()
+    assert {e["resource"]["id"] for e in found.get("entry", [])} == {"o1"}
