@@ -1,6 +1,7 @@
 """Exactly once at the DMP sandbox: ``dui worker`` processes with the real DMP deliverer (ITI-41 SOAP + VIHF),
 killed at every step of the test hook and with SIGKILL at random moments, then a normal run; every CDA document
-is registered once by the sandbox (``GET /_sandbox/documents``) and nothing is lost."""
+is registered once by the sandbox (``GET /_sandbox/documents``) and nothing is lost. And ``$send-to-dmp`` end to
+end (both transports)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,21 @@ from typing import Any
 import pytest
 import requests
 
+from fhirserver.integrations.dmp.deliverer import DmpDeliverer
+from fhirserver.integrations.dmp.pdsm import PdsmDmpClient
 from fhirserver.integrations.dmp.sandbox import Sandbox, Server
 from fhirserver.integrations.dmp.sandbox_store import Store
+from fhirserver.integrations.dmp.vihf import Lps, self_signed
+from fhirserver.integrations.dmp.xds_client import SoapDmpClient
 from fhirserver.integrations.outbox import status
-from fhirserver.integrations.outbox.worker import CRASH_EXIT_CODE, CRASH_POINTS
-from tests.integrations.outbox.documents import cda_bytes
+from fhirserver.integrations.outbox.worker import CRASH_EXIT_CODE, CRASH_POINTS, Worker
+from tests.integrations.outbox.documents import DEMO_DOC, cda_bytes, load_demo_document
 from tests.integrations.outbox.helpers import expire_leases, finish, queue_document, record_of, start_worker
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+LPS = Lps("LPS-TEST-1", "DUI server", "0.1.0", "")
 
 
 @pytest.fixture()
@@ -111,3 +119,26 @@ def test_sigkill_at_random_moments(fhir: Any, context: Any, database_url: str, s
     rc, err = finish(worker(database_url, sandbox, "--once"))
     assert rc == 0, (seed, err[-2000:])
     assert_exactly_once(context, fhir, sandbox, items)
+
+
+@pytest.mark.parametrize("transport", ["soap", "pdsm"])
+def test_send_to_dmp_end_to_end(fhir: Any, context: Any, sandbox: Server, transport: str) -> None:
+    """$send-to-dmp on a PDF DocumentReference, then the worker with the real DMP deliverer: the N1 reaches the
+    sandbox once, with the visibility label of the DocumentReference, and the DocumentReference says delivered."""
+    doc = load_demo_document(fhir)
+    doc["securityLabel"] = [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}]}]
+    assert fhir.put(f"DocumentReference/{DEMO_DOC}", doc).status_code == 200
+    resp = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp")
+    assert resp.status_code == 202, resp.get_json()
+    unique_id = next(p["valueString"] for p in resp.get_json()["parameter"] if p["name"] == "uniqueId")
+    client = (PdsmDmpClient if transport == "pdsm" else SoapDmpClient)(sandbox.url, self_signed, LPS, timeout=120)
+    stats = Worker(context, {"dmp": DmpDeliverer(client)}).run(once=True)
+    assert stats.delivered == 1
+    [entry] = registered(sandbox).values()
+    assert (entry["uniqueId"], entry["registered"], entry["confidentiality"]) == (unique_id, 1, ["N", "MASQUE_PS"])
+    stored = fhir.get(f"DocumentReference/{DEMO_DOC}").get_json()
+    assert [(d["kind"], d["status"], d["uniqueId"]) for d in status.deliveries(stored)] == [
+        ("dmp", "delivered", unique_id)]
+    after = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp")
+    assert after.status_code == 200
+    assert next(p["valueCode"] for p in after.get_json()["parameter"] if p["name"] == "status") == "delivered"
