@@ -100,6 +100,13 @@ RELATED = [
      "relationship": [{"coding": [{"system": "https://mos.esante.gouv.fr/NOS/TRE_R260-HL7RoleClass/FHIR/"
                                               "TRE-R260-HL7RoleClass", "code": "ECON"}]},
                       {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "SPS"}]}]},
+    {"resourceType": "RelatedPerson", "id": "r3", "active": True, "name": [{"family": "Nguyễn", "given": ["Lê"]}],
+     "relationship": [{"coding": [{"system": "https://mos.esante.gouv.fr/NOS/TRE_R260-HL7RoleClass/FHIR/"
+                                              "TRE-R260-HL7RoleClass", "code": "CAREGIVER"}]},
+                      {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "NIECE"}]}]},
+    {"resourceType": "RelatedPerson", "id": "r4", "active": False, "name": [{"family": "Ancien", "given": ["Aidant"]}],
+     "relationship": [{"coding": [{"system": "https://mos.esante.gouv.fr/NOS/TRE_R260-HL7RoleClass/FHIR/"
+                                              "TRE-R260-HL7RoleClass", "code": "CAREGIVER"}]}]},
 ]
 
 
@@ -219,8 +226,8 @@ def test_observations_gir_bmr_directives_and_checklist(cda_validator: Any) -> No
 
 
 def test_header_parts_physician_and_contacts() -> None:
-    """The médecin traitant is the INF/PCP participant (title as a J246 code); the NOK and ECON informants
-    carry their J11 relationship (a spouse is SIGOTHR)."""
+    """The médecin traitant is the INF/PCP participant (title as a J246 code); the NOK, ECON and CAREGIVER
+    informants carry their J11 relationship (a spouse is SIGOTHR)."""
     root = build(full_record())
     participant = root.find("c:participant[@typeCode='INF']", NS)
     assert participant.find("c:functionCode", NS).get("code") == "PCP"
@@ -229,7 +236,7 @@ def test_header_parts_physician_and_contacts() -> None:
     assert participant.find("c:associatedEntity/c:id", NS).get("extension") == "810100000016"
     informants = root.findall("c:informant/c:relatedEntity", NS)
     assert [(i.get("classCode"), i.find("c:code", NS).get("code")) for i in informants] == [
-        ("NOK", "SON"), ("ECON", "SIGOTHR")]
+        ("NOK", "SON"), ("ECON", "SIGOTHR"), ("CAREGIVER", "NIECE")]  # the inactive aidant is left out
     assert root.find("c:templateId[@root='1.2.250.1.213.1.1.1.22']", NS).get("extension") == "2022.01"
     assert root.find("c:documentationOf/c:serviceEvent/c:code", NS).get("code") == "34117-2"
     assert root.find("c:componentOf/c:encompassingEncounter/c:code", NS).get("code") == "IMP"

@@ -58,7 +58,7 @@ TITLES = frozenset({"DR", "MC", "MG", "PC", "PG", "PR"})
 
 @dataclass(frozen=True)
 class Contact:
-    """A person to call: ``role`` ECON (personne à prévenir) or NOK (personne de confiance)."""
+    """A person to call: ``role`` ECON (personne à prévenir), NOK (personne de confiance) or CAREGIVER (aidant)."""
 
     role: str
     name: PersonName
@@ -102,13 +102,14 @@ def _titled(name: PersonName) -> PersonName:
 
 
 def contacts_from_fhir(related: Sequence[Mapping[str, Any]], patient: Mapping[str, Any]) -> list[Contact]:
-    """The ECON / NOK contacts among the usager's RelatedPersons (active ones) and Patient.contact entries."""
+    """The ECON / NOK / CAREGIVER contacts among the usager's RelatedPersons (active ones) and the emergency
+    Patient.contact entries."""
     out: list[Contact] = []
     for person in related:
         if person.get("active") is False:
             continue
         roles = {str(c["code"]) for c in _codes(person.get("relationship"), ROLE_CLASS_SYSTEMS)}
-        for role in ("ECON", "NOK"):
+        for role in ("ECON", "NOK", "CAREGIVER"):
             if role in roles:
                 try:
                     name = name_from_fhir(person.get("name"), f"RelatedPerson/{person.get('id')}")
