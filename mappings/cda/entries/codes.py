@@ -1,10 +1,13 @@
 """Code systems of the DLU-EHPAD body: FHIR code system URIs <-> the OIDs CDA carries, and the codes the ANS
 model fixes (DLU-EHPAD 2022.01 example documents and JDV_* value sets of the ANS test kit).
 
-Only the systems these documents use are listed; an unknown ``urn:oid:`` URI passes through as its OID.
+URIs are turned into OIDs by :mod:`mappings.terminology` (plus the few systems only these documents use); an
+unknown ``urn:oid:`` URI passes through as its OID.
 """
 
 from __future__ import annotations
+
+from mappings.terminology import oid_of
 
 LOINC = "2.16.840.1.113883.6.1"
 SNOMED = "2.16.840.1.113883.6.96"
@@ -20,18 +23,11 @@ TRE_R02 = "1.2.250.1.71.4.2.4"
 FINESS = "1.2.250.1.71.4.2.2"
 UCUM = "http://unitsofmeasure.org"
 
-#: FHIR canonical URI -> OID
-_URIS: dict[str, str] = {
-    "http://loinc.org": LOINC,
-    "http://snomed.info/sct": SNOMED,
-    "http://hl7.org/fhir/sid/icd-10": ICD10,
-    "http://hl7.org/fhir/sid/icd-10-fr": ICD10,
+#: FHIR URIs of the systems these documents use that :data:`mappings.terminology.OID_BY_URI` does not list
+_EXTRA_URIS: dict[str, str] = {
     "http://id.who.int/icd/release/11/mms": ICD11,
-    "http://www.whocc.no/atc": ATC,
     "http://standardterms.edqm.eu": EDQM,
     "https://smt.esante.gouv.fr/terminologie-cis": CIS,
-    "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite": TRE_R02,
-    "http://terminology.hl7.org/CodeSystem/v3-ActCode": ACT_CODE,
 }
 
 _NAMES: dict[str, str] = {
@@ -43,12 +39,11 @@ _OID = frozenset("0123456789.")
 
 
 def oid(system: str) -> str | None:
-    """The OID of a FHIR code system URI (``urn:oid:`` URIs and bare OIDs pass through); None if unknown."""
-    if system.startswith("urn:oid:"):
-        return system[len("urn:oid:"):]
+    """The OID of a FHIR code system URI (:func:`mappings.terminology.oid_of`, ``urn:oid:`` URIs and bare OIDs
+    pass through); None if unknown."""
     if system and set(system) <= _OID:
         return system
-    return _URIS.get(system)
+    return oid_of(system) or _EXTRA_URIS.get(system)
 
 
 def name(system: str) -> str | None:
