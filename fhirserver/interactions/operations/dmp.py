@@ -20,8 +20,10 @@ is refused (409). A failed item is queued again by a new call.
 ``status=true`` (URL or Parameters) only reports; ``GET|POST DocumentReference/{id}/$dmp-status`` is the read-only
 form, listing every send of the document (``delivery`` parts, newest first).
 
-``POST DocumentReference/{id}/$send-mssante`` with ``recipient`` (an MSSanté address, repeatable): the same checks,
-one outbox item per recipient (the MSSanté deliverer builds the IHE XDM message); ``$mssante-status`` reports.
+``POST DocumentReference/{id}/$send-mssante`` with ``recipient`` (an MSSanté address, repeatable; the usager's
+own mailbox is ``<INS>@patient.mssante.fr``) and optionally ``notificationTo`` (read receipts) and ``noReply``: the
+same checks, one outbox item per recipient (the MSSanté deliverer builds the IHE XDM message);
+``$mssante-status`` reports.
 """
 
 from __future__ import annotations
@@ -298,7 +300,7 @@ def _answer(records: list[tuple[_Record | None, bool]]) -> FhirResponse:
 
 
 def _queue(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredResource, kind: str,
-           target: str, purpose: str) -> tuple[_Record, bool]:
+           target: str, purpose: str, options: dict[str, Any] | None = None) -> tuple[_Record, bool]:
     outbox = ctx.services["outbox"]
     records = [r for r in outbox.for_document(session.conn, stored.res_id, kind) if r.target == target]
     active = [r for r in records if r.status in _ACTIVE]
@@ -324,7 +326,7 @@ def _queue(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredRe
                        "the new CDA document must replace it (relatedDocument typeCode RPLC, parentDocument/id = "
                        "that id; for a generated N1, a new DocumentReference with relatesTo replaces)",
                        "DocumentReference.content", "business-rule")
-    extra = {"recipient": target} if target else {}
+    extra = {"recipient": target, **(options or {})} if target else {}
     metadata = _metadata(prepared, stored, replaces, **extra)
     if same is not None:  # failed or cancelled before: queue it again
         again = outbox.requeue(session.conn, same.id, payload=prepared.payload, metadata=metadata,
@@ -373,13 +375,30 @@ def _recipients(params: list[tuple[str, Any]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(v).lower() for v in values))
 
 
+def _message_options(params: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``notificationTo`` (where read receipts go) and ``noReply`` (the message expects no answer)."""
+    options: dict[str, Any] = {}
+    notify = [v for k, v in params if k == "notificationTo"]
+    if notify:
+        if not isinstance(notify[0], str) or not _MSSANTE_ADDRESS.match(notify[0]):
+            raise Invalid(f"notificationTo {notify[0]!r} is not an e-mail address", [Issue(
+                f"notificationTo {notify[0]!r} is not an e-mail address", code="value",
+                expression=("notificationTo",))])
+        options["notification_to"] = notify[0]
+    if _flag(params, "noReply"):
+        options["no_reply"] = True
+    return options
+
+
 def send_mssante(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     params = _params(req)
     stored = _document(req, ctx, session, lock=True)
     if _flag(params, "status"):
         return _status(ctx, session, stored, "mssante")
     recipients = _recipients(params)
-    return _answer([_queue(req, ctx, session, stored, "mssante", r, "MSSanté message") for r in recipients])
+    options = _message_options(params)
+    return _answer([_queue(req, ctx, session, stored, "mssante", r, "MSSanté message", options)
+                    for r in recipients])
 
 
 def mssante_status(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
