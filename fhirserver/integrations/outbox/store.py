@@ -264,9 +264,9 @@ class OutboxStore:
             else:
                 delay = backoff_delay(attempts, self.backoff_seconds, self.backoff_cap_seconds, self.rng)
                 values = {"status": PENDING, "next_attempt_at": when + timedelta(seconds=delay)}
-            conn.execute(update(outbox).where(self._held(item_id, owner)).values(
+            res = conn.execute(update(outbox).where(self._held(item_id, owner)).values(
                 **values, last_error=_clip(error), lease_owner=None, lease_until=None, updated=when))
-            return str(values["status"])
+            return str(values["status"]) if res.rowcount else None
 
     def unrecorded(self, limit: int = 100) -> list[OutboxRecord]:
         """Finished items (delivered or failed) whose status is not yet on their DocumentReference."""

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
+
 from fhirserver.integrations.outbox import status
 from fhirserver.integrations.outbox.store import OutboxStore, get
 from fhirserver.integrations.outbox.types import (
@@ -68,6 +70,7 @@ class WorkerStats:
     lost_leases: int = 0
     status_writes: int = 0
     status_errors: int = 0
+    database_errors: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
 
 
@@ -183,12 +186,23 @@ class Worker:
 
     # --- the loop ----------------------------------------------------------------------------------
     def run(self, *, once: bool = False) -> WorkerStats:
-        """Deliver until stopped (or, with ``once``, until nothing is due)."""
+        """Deliver until stopped (or, with ``once``, until nothing is due). A database error stops a ``once``
+        run; a long-running worker logs it and tries again after ``poll_seconds`` (the database restarting,
+        a failover): what it was doing is safe in the outbox (at worst a lease that expires)."""
         self.record_statuses(force=True)
         while not self.stop.is_set():
-            if self.process_one():
+            try:
+                if self.process_one():
+                    continue
+                self.record_statuses(force=once)
+            except DBAPIError as exc:
+                if once:
+                    raise
+                self.stats.database_errors += 1
+                log.warning("outbox worker: database error (%s); retrying in %ss", type(exc).__name__,
+                            self.poll_seconds)
+                self.stop.wait(self.poll_seconds)
                 continue
-            self.record_statuses(force=once)
             if once:
                 break
             self.stop.wait(self._sleep_seconds())

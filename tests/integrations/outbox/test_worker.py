@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from fhirserver.integrations.outbox import status
 from fhirserver.integrations.outbox.worker import Worker
@@ -154,3 +155,30 @@ def test_worker_refuses_a_kind_without_deliverer_and_bad_crash_points(app: Any, 
         Worker(context, {"dmp": ScriptedDeliverer()}, kinds=["mssante"])
     with pytest.raises(ValueError, match="DUI_WORKER_CRASH_AT='nowhere'"):
         Worker(context, {"dmp": ScriptedDeliverer()}, crash_at="nowhere")
+
+
+def test_database_error_is_retried_by_a_long_running_worker(app: Any, context: Any) -> None:
+    """A lost database connection does not end a long-running worker: it waits and goes on (a --once run stops)."""
+    record = queue_document(context, "w-10")
+    deliverer = ScriptedDeliverer()
+    worker = Worker(context, {"dmp": deliverer}, poll_seconds=0.01)
+    real_claim = worker.store.claim
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+        items = real_claim(*args, **kwargs)
+        if not items:
+            worker.stop.set()
+        return items
+
+    worker.store.claim = flaky  # type: ignore[method-assign]
+    stats = worker.run()
+    assert (stats.database_errors, stats.delivered) == (1, 1)
+    assert record_of(context, record.id).status == "delivered"
+    calls.clear()
+    worker.stop.clear()
+    with pytest.raises(OperationalError):
+        worker.run(once=True)
