@@ -13,9 +13,9 @@ CAPABILITIES = [
     "launch-ehr", "launch-standalone", "authorize-post", "client-public", "client-confidential-symmetric",
     "client-confidential-asymmetric", "sso-openid-connect", "context-banner", "context-style",
     "context-ehr-patient", "context-ehr-encounter", "context-standalone-patient", "permission-offline",
-    "permission-online", "permission-patient", "permission-user", "permission-v1", "permission-v2",
+    "permission-patient", "permission-user", "permission-v1", "permission-v2",
 ]
-SCOPES = ["openid", "fhirUser", "profile", "launch", "launch/patient", "offline_access", "online_access",
+SCOPES = ["openid", "fhirUser", "profile", "launch", "launch/patient", "offline_access",
           "patient/*.cruds", "user/*.cruds", "system/*.cruds", "patient/*.read", "user/*.read", "system/*.read",
           "patient/*.write", "user/*.write", "system/*.write"]
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
