@@ -18,6 +18,7 @@ from typing import Any
 
 from lxml import etree
 
+from mappings.cda import datatypes as dt
 from mappings.cda.entries import codes
 from mappings.cda.entries.base import (
     Resource,
@@ -31,16 +32,13 @@ from mappings.cda.entries.base import (
     time_element,
 )
 from mappings.cda.entries.observations import SIMPLE, Code
+from mappings.cda.model import ModelError, addresses_from_fhir, structure_id, telecoms_from_fhir
 
 PROCEDURE = ("1.3.6.1.4.1.19376.1.5.3.1.4.19", "2.16.840.1.113883.10.20.1.29", "1.2.250.1.213.1.1.3.62")
 DISPOSITION = ("1.3.6.1.4.1.19376.1.5.3.1.1.10.4.2", "1.2.250.1.213.1.1.3.97")
 TRANSFER = ("1.3.6.1.4.1.19376.1.5.3.1.1.25.1.4.1", "1.2.250.1.213.1.1.3.28")
 ATTACHED_DOCUMENT = ("1.2.250.1.213.1.1.3.18",)
 ATTACHED_DOCUMENT_TYPE = (*SIMPLE, "1.2.250.1.213.1.1.3.48.18")
-
-FINESS_SYSTEMS = ("https://finess.esante.gouv.fr", "http://finess.sante.gouv.fr")
-_IDNST_SYSTEM = "urn:oid:1.2.250.1.71.4.2.2"
-
 
 def procedure(parent: etree._Element, key: str, code: Code | None, content_id: str | None, *, status: str,
               negated: bool | None = None, when: str | None = None, when_null: str = "UNK") -> etree._Element:
@@ -62,43 +60,23 @@ def procedure(parent: etree._Element, key: str, code: Code | None, content_id: s
 
 
 def finess(organization: Resource) -> str | None:
-    """The structure national id (``1`` + FINESS, the CI-SIS extension under root 1.2.250.1.71.4.2.2) of an
-    Organization: its IDNST identifier, else ``1`` + its FINESS."""
-    found: str | None = None
-    for identifier in organization.get("identifier") or []:
-        if not isinstance(identifier, Mapping) or not identifier.get("value"):
-            continue
-        system = str(identifier.get("system") or "")
-        if system == _IDNST_SYSTEM:
-            return str(identifier["value"])
-        if system in FINESS_SYSTEMS and found is None:
-            found = "1" + str(identifier["value"])
-    return found
+    """The structure national id (IDNST: ``1`` + FINESS, the CI-SIS extension under root 1.2.250.1.71.4.2.2) of
+    an Organization (:func:`mappings.cda.model.structure_id`), None when it has none."""
+    try:
+        return structure_id(organization).extension
+    except ModelError:
+        return None
 
 
 def address(parent: etree._Element, addresses: Any) -> None:
-    """``addr`` from the first FHIR Address (lines as streetAddressLine), ``nullFlavor`` when there is none."""
-    found = next((a for a in addresses or [] if isinstance(a, Mapping)), None)
-    if found is None:
-        sub(parent, "addr", {"nullFlavor": "NASK"})
-        return
-    addr = sub(parent, "addr")
-    for line in found.get("line") or []:
-        sub(addr, "streetAddressLine", text=str(line))
-    for fhir, cda in (("postalCode", "postalCode"), ("city", "city"), ("country", "country")):
-        if found.get(fhir):
-            sub(addr, cda, text=str(found[fhir]))
+    """``addr`` from the first FHIR Address (``nullFlavor`` when there is none)."""
+    found = addresses_from_fhir(addresses)
+    dt.ad(parent, found[0] if found else None)
 
 
 def telecoms(parent: etree._Element, points: Any) -> None:
-    """``telecom`` from FHIR ContactPoints (``tel:`` / ``fax:`` / ``mailto:``; use H, WP, MC)."""
-    schemes = {"phone": "tel:", "fax": "fax:", "email": "mailto:"}
-    uses = {"home": "H", "work": "WP", "mobile": "MC"}
-    for point in points or []:
-        if not isinstance(point, Mapping) or point.get("system") not in schemes or not point.get("value"):
-            continue
-        value = str(point["value"]).replace(" ", "")
-        sub(parent, "telecom", {"value": schemes[str(point["system"])] + value, "use": uses.get(str(point.get("use")))})
+    """``telecom`` from FHIR ContactPoints (``tel:`` / ``fax:`` / ``mailto:``, CI-SIS uses)."""
+    dt.tels(parent, telecoms_from_fhir(points))
 
 
 def address_text(addresses: Any) -> str:
