@@ -214,6 +214,9 @@ def test_observations_gir_bmr_directives_and_checklist(cda_validator: Any) -> No
                             namespaces=NS)[0]
     assert base64.b64decode(media.text) == PDF
     assert checklist.xpath("count(.//c:observationMedia/c:value[@nullFlavor='NA'])", namespaces=NS) == 13
+    link = checklist.find("c:text//c:renderMultiMedia", NS).get("referencedObject")
+    assert checklist.xpath(f"count(.//c:observationMedia[@ID='{link}']/c:value[@mediaType='application/pdf'])",
+                           namespaces=NS) == 1
     assert len(checklist.xpath("c:text//c:tr", namespaces=NS)) == 15  # header + the 14 checklist items
     facility = section(root, "1.2.250.1.213.1.1.2.172")
     assert facility.xpath(".//c:participant[@typeCode='DST']//c:id/@extension", namespaces=NS) == ["1210780581"]

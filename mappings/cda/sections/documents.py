@@ -17,7 +17,7 @@ from lxml import etree
 
 from mappings.cda.entries import codes
 from mappings.cda.entries.acts import address_text, attached_document, disposition
-from mappings.cda.entries.base import Resource, codings, resource_key
+from mappings.cda.entries.base import Resource, codings, q, resource_key, sub
 from mappings.cda.entries.observations import Code
 from mappings.cda.sections.narrative import Narrative, attach, entry, new_section
 
@@ -94,8 +94,12 @@ def added_documents(body: etree._Element, documents: Sequence[Resource], key: st
         if code and inline and code.code not in annexed and document.get("status", "current") == "current":
             annexed[code.code] = (document, inline)
     rows = [(item, narrative.content(item.display)) for item in CHECKLIST]
-    narrative.table(("Document", "Annexé au DLU"),
-                    [(content, "oui" if item.code in annexed else "non") for item, content in rows])
+    table = narrative.table(("Document", "Annexé au DLU"),
+                            [(content, "oui" if item.code in annexed else "non") for item, content in rows])
+    for number, (tr, (item, _)) in enumerate(zip(table.iterfind(f"{q('tbody')}/{q('tr')}"), rows, strict=True),
+                                             start=1):
+        if item.code in annexed:  # the reader opens the annexed document from the checklist
+            sub(tr[1], "renderMultiMedia", {"referencedObject": f"media-{number}"})
     attach(section, narrative)
     for number, (item, content) in enumerate(rows, start=1):
         if item.code in annexed:
