@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fhirserver.integrations.outbox import PermanentError, TransientError
+from mappings.xds.valuesets import VISIBILITY_LABELS  # TRE_A07 labels carried as extra confidentiality codes
 
 __all__ = [
     "ARCHIVED", "APPROVED", "DEPRECATED", "VISIBILITY_LABELS", "Actor", "DmpClient", "DmpRefused", "DmpStatus",
@@ -31,9 +32,6 @@ __all__ = [
 APPROVED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved"
 DEPRECATED = "urn:oasis:names:tc:ebxml-regrep:StatusType:Deprecated"
 ARCHIVED = "urn:asip:ci-sis:2010:StatusType:Archived"
-#: DMP visibility labels (TRE_A07 ``1.2.250.1.213.1.1.4.13``, JDV_J08) carried as extra confidentiality codes
-VISIBILITY_LABELS = ("MASQUE_PS", "INVISIBLE_PATIENT", "INVISIBLE_REPRESENTANTS_LEGAUX")
-VISIBILITY_SYSTEM = "1.2.250.1.213.1.1.4.13"
 
 
 class DmpRefused(PermanentError):
