@@ -17,7 +17,9 @@ XDS ``DocumentEntry.uniqueId``: https://profiles.ihe.net/ITI/MHD/StructureDefini
 which is also where :mod:`fhirserver.documents.gather` reads the id of a generated N1: a later ``$generate-cda``
 gives the document the id it was sent with.
 
-The outbox row is committed first; this write runs in a transaction of its own together with the row's
+With it, an AuditEvent of the outcome (DICOM "Export", subtype the IHE transaction: ITI-41 for the DMP, ITI-32
+for MSSanté; entities the DocumentReference version and the usager). The outbox row is committed first; this
+write runs in a transaction of its own together with the row's
 ``status_recorded`` flag, so a failing write never loses the outbox state: the worker retries it later.
 """
 
@@ -28,10 +30,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from fhirserver.integrations.outbox.store import OutboxRecord, mark_recorded
+from fhirserver.interactions.common import new_id
 from fhirserver.interactions.context import Context, FhirRequest
 from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.interactions.operations.dmp import EXT_DELIVERY
 from fhirserver.search.values import instant_text
+from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
 
 URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -92,9 +96,49 @@ def deliveries(content: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+#: IHE transaction of each kind (ITI TF-2b: ITI-41 Provide and Register; ITI-32 Distribute Document Set on Media,
+#: the XDM packaging MSSanté uses)
+_TRANSACTIONS = {"dmp": ("ITI-41", "Provide and Register Document Set-b"),
+                 "mssante": ("ITI-32", "Distribute Document Set on Media")}
+
+
+def audit_event(record: OutboxRecord, document: StoredResource, software: str) -> dict[str, Any]:
+    """The AuditEvent of a delivery outcome (DICOM "Export", the IHE transaction as subtype; what: the
+    DocumentReference version sent and the usager). ``outcomeDesc`` carries the error codes, never health data."""
+    code, display = _TRANSACTIONS.get(record.kind, ("", record.kind))
+    delivered = record.status == "delivered"
+    entities: list[dict[str, Any]] = [{
+        "what": {"reference": f"DocumentReference/{record.document_id}/_history/{record.document_version}"},
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2",
+                 "display": "System Object"},
+        "name": record.unique_id}]
+    subject = ((document.content or {}).get("subject") or {}).get("reference")
+    if isinstance(subject, str) and subject.startswith("Patient/"):
+        entities.append({"what": {"reference": subject}, "type": {
+            "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"}})
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110106", "display": "Export"},
+        "subtype": [{"system": "urn:ihe:event-type-code", "code": code, "display": display}],
+        "action": "C",
+        "recorded": instant_text(record.delivered_at if delivered and record.delivered_at else record.updated),
+        "outcome": "0" if delivered else "8",
+        "agent": [{"who": {"display": f"{software} outbox worker"}, "requestor": False}],
+        "source": {"observer": {"display": software}},
+        "entity": entities,
+    }
+    if record.target:
+        event["agent"].append({"who": {"display": record.target}, "requestor": False,
+                               "network": {"address": record.target, "type": "5"}})
+    if not delivered and record.last_error:
+        event["outcomeDesc"] = record.last_error
+    return event
+
+
 def record_on_document(ctx: Context, session: SqlSession, record: OutboxRecord) -> bool:
-    """Write ``record``'s final status on its DocumentReference and flag the row; False when the
-    DocumentReference no longer exists (the row is flagged all the same: there is nothing to update)."""
+    """Write ``record``'s final status on its DocumentReference, an AuditEvent of the outcome, and flag the row,
+    in the caller's transaction; False when the DocumentReference no longer exists (the row is flagged all the
+    same: there is nothing to update)."""
     conn: Connection = session.conn
     current = session.read("DocumentReference", record.document_id, for_update=True)
     if current is None or current.deleted or current.content is None:
@@ -104,5 +148,9 @@ def record_on_document(ctx: Context, session: SqlSession, record: OutboxRecord) 
     req = FhirRequest(method="PUT", path=f"DocumentReference/{record.document_id}", body=body)
     commit_write(WriteEvent(req, ctx, session, "DocumentReference", record.document_id, body, current, "update",
                             notes={"outbox": record.kind}))
+    audit = audit_event(record, current, ctx.settings.cda_software_name)
+    audit_id = new_id()
+    commit_write(WriteEvent(FhirRequest(method="POST", path="AuditEvent", body=audit), ctx, session, "AuditEvent",
+                            audit_id, audit, None, "create", notes={"outbox": record.kind}))
     mark_recorded(conn, record.id)
     return True

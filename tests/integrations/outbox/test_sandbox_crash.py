@@ -139,6 +139,8 @@ def test_send_to_dmp_end_to_end(fhir: Any, context: Any, sandbox: Server, transp
     stored = fhir.get(f"DocumentReference/{DEMO_DOC}").get_json()
     assert [(d["kind"], d["status"], d["uniqueId"]) for d in status.deliveries(stored)] == [
         ("dmp", "delivered", unique_id)]
+    [audit] = fhir.search("AuditEvent?patient=Patient/ehpad-usager-010")
+    assert (audit["outcome"], audit["subtype"][0]["code"]) == ("0", "ITI-41")
     after = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-to-dmp")
     assert after.status_code == 200
     assert next(p["valueCode"] for p in after.get_json()["parameter"] if p["name"] == "status") == "delivered"

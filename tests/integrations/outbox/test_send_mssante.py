@@ -54,6 +54,9 @@ def test_send_mssante_end_to_end(fhir: Any, context: Any, mail_server: SmtpServe
     stored = fhir.get(f"DocumentReference/{DEMO_DOC}").get_json()
     assert sorted((d["kind"], d["status"], d["target"]) for d in status.deliveries(stored)) == [
         ("mssante", "delivered", patient_box), ("mssante", "delivered", DOCTOR)]
+    audits = fhir.search("AuditEvent")
+    assert sorted(a["agent"][1]["who"]["display"] for a in audits) == sorted([DOCTOR, patient_box])
+    assert {a["subtype"][0]["code"] for a in audits} == {"ITI-32"}
     again = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-mssante", params)
     assert again.status_code == 200
     Worker(context, {"mssante": MssanteService(settings).deliverer()}, kinds=["mssante"]).run(once=True)

@@ -42,6 +42,10 @@ def test_delivered_item_is_recorded_on_the_document_reference(fhir: Any, context
     assert delivery["uniqueId"] == "1.2.250.1.999.7.1" and delivery["date"].endswith("Z")
     history = fhir.get("DocumentReference/w-1/_history").get_json()
     assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2", "1"]
+    [audit] = fhir.search("AuditEvent")
+    assert (audit["outcome"], audit["subtype"][0]["code"], audit["type"]["code"]) == ("0", "ITI-41", "110106")
+    assert audit["entity"][0]["what"]["reference"] == "DocumentReference/w-1/_history/1"
+    assert audit["entity"][0]["name"] == "1.2.250.1.999.7.1"
 
 
 def test_transient_errors_are_retried_until_delivered(fhir: Any, context: Any) -> None:
@@ -77,6 +81,8 @@ def test_failed_after_max_attempts(fhir: Any, context: Any) -> None:
     [delivery] = _deliveries(fhir, "w-3")
     assert delivery["status"] == "failed" and delivery["error"] == "transient: HTTP 503 from the receiver"
     assert "masterIdentifier" not in fhir.get("DocumentReference/w-3").get_json()
+    [audit] = fhir.search("AuditEvent")
+    assert (audit["outcome"], audit["outcomeDesc"]) == ("8", "transient: HTTP 503 from the receiver")
 
 
 def test_permanent_error_fails_at_once(fhir: Any, context: Any) -> None:
