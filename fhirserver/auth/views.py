@@ -21,6 +21,7 @@ from fhirserver.auth.bearer import InvalidToken, principal_from
 from fhirserver.auth.discovery import openid_configuration, smart_configuration
 from fhirserver.auth.keys import public_jwks
 from fhirserver.auth.models import User, epoch
+from fhirserver.auth.passwords import new_token
 from fhirserver.auth.server import SmartIntrospection, SmartServer, lookup_token
 from fhirserver.auth.store import AuthStore
 from fhirserver.auth.urls import Urls, urls_for
@@ -29,6 +30,7 @@ from fhirserver.interactions.context import Context
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 COOKIE = "dui_auth_session"
+LOGIN_COOKIE = "dui_login_csrf"
 OPEN_FHIR_PATHS = {"metadata", ".well-known/smart-configuration"}
 #: scopes kept whatever the user unticks (identity and launch context; what they grant is shown on the page)
 ALWAYS_KEPT = {"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter"}
@@ -161,7 +163,9 @@ def authorize() -> Any:
     except OAuth2Error as error:
         if error.redirect_uri:
             return state.server.handle_error_response(None, error)
-        return _error_page("Demande d'autorisation refusée", error.description or error.error)
+        return _error_page("Demande d'autorisation refusée", "L'application a envoyé une demande que ce serveur "
+                           f"ne peut pas accepter ({error.error} : {error.description or 'sans détail'}). "
+                           "Signalez-le à l'éditeur de l'application.")
     params = _oauth_params()
     if user is None or current is None:
         if not state.ctx.settings.auth_local_accounts:
@@ -246,6 +250,15 @@ def _safe_next(value: str | None) -> str:
     return "/auth/apps"
 
 
+def _login_page(target: str, error: str | None, username: str, status: int = 200) -> Response:
+    """The login form, with a fresh double-submit token against login CSRF (cookie + hidden field)."""
+    token = new_token(24)
+    resp = _page("auth/login.html", status, next=target, error=error, username=username, csrf=token)
+    resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+                    path="/auth/login", max_age=3600)
+    return resp
+
+
 @bp.route("/auth/login", methods=["GET", "POST"])
 def login() -> Any:
     state = _state()
@@ -254,7 +267,10 @@ def login() -> Any:
     if not settings.auth_local_accounts:
         return _error_page("Connexion impossible", "Les comptes locaux sont désactivés sur ce serveur.", 503)
     if request.method == "GET":
-        return _page("auth/login.html", next=target, error=None, username="")
+        return _login_page(target, None, "")
+    if not request.cookies.get(LOGIN_COOKIE) or not _csrf_ok(request.cookies[LOGIN_COOKIE]):
+        return _login_page(target, "Le formulaire de connexion a expiré : saisissez à nouveau vos identifiants.",
+                           "", 400)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     user = state.store.check_password(username, password, settings.auth_lockout_threshold,
@@ -262,11 +278,12 @@ def login() -> Any:
     if user is None:
         message = ("Identifiant ou mot de passe incorrect. Après plusieurs échecs, le compte est verrouillé "
                    f"pendant {settings.auth_lockout_minutes} minutes.")
-        return _page("auth/login.html", 401, next=target, error=message, username=username)
+        return _login_page(target, message, username, 401)
     from datetime import timedelta
 
     sid, _ = state.store.open_session(user.id, timedelta(hours=SESSION_HOURS))
     resp = redirect(target, 303)
+    resp.delete_cookie(LOGIN_COOKIE, path="/auth/login")
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", secure=request.is_secure, path="/auth",
                     max_age=SESSION_HOURS * 3600)
     return resp

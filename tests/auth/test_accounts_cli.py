@@ -25,10 +25,10 @@ def test_lockout_after_repeated_failures(env: Env) -> None:
     assert unknown.status_code == 401
     for _ in range(3):
         wrong = login(env, requests.Session(), "jeanne", "wrong-password")
-        assert wrong.status_code == 401 and "Set-Cookie" not in wrong.headers
+        assert wrong.status_code == 401 and "dui_auth_session" not in wrong.headers.get("Set-Cookie", "")
     assert parse_page(wrong.text).alerts == parse_page(unknown.text).alerts
     locked = login(env, requests.Session(), "jeanne", PASSWORD)
-    assert locked.status_code == 401 and "Set-Cookie" not in locked.headers
+    assert locked.status_code == 401 and "dui_auth_session" not in locked.headers.get("Set-Cookie", "")
     with env.ctx.repo.engine.connect() as conn:
         until = conn.execute(select(auth_user.c.locked_until).where(auth_user.c.username == "jeanne")).scalar()
     assert until is not None
@@ -139,3 +139,12 @@ def test_cli_refuses_duplicates(env: Env, database_url: str, capsys: pytest.Capt
     assert main(base + user) == 0
     assert main(base + user) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_login_form_needs_its_csrf_cookie(env: Env) -> None:
+    """A login POST without the form's double-submit token (a cross-site login) does not open a session."""
+    env.add_user("jeanne", "Patient/p1")
+    forged = requests.post(env.url("login"), data={"username": "jeanne", "password": PASSWORD}, timeout=10,
+                           allow_redirects=False)
+    assert forged.status_code == 400 and "dui_auth_session" not in forged.cookies
+    assert login(env, requests.Session(), "jeanne").status_code == 303
