@@ -36,8 +36,9 @@ Introspection for tests: ``GET /_sandbox/documents`` (each uniqueId with its sta
 how many times it was registered / resubmitted), ``PUT /_sandbox/dmp/<ins>`` with
 ``{"state": "active" | "closed" | "absent"}``, ``GET /_sandbox/health``.
 
-Not modelled: access control on visibility labels (a MASQUE_PS document stays listed for every professional),
-the XAdES signature of the submission set the real DMP requires, the DMP's own error codes and TD0.2 message;
+Visibility: a MASQUE_PS document is listed and returned only to the professional or structure that sent it
+(:meth:`Sandbox.visible`); INVISIBLE_PATIENT / INVISIBLE_REPRESENTANTS_LEGAUX concern patient access, which the
+sandbox does not offer. Not modelled: the médecin traitant's access to masked documents, the XAdES signature of the submission set the real DMP requires, the DMP's own error codes and TD0.2 message;
 one store serves both routes (uniqueIds are shared), but a document is listed and updated only through the
 route that sent it.
 """
@@ -110,6 +111,15 @@ class Sandbox:
         if state != "active":
             raise refuse("XDSUnknownPatientId", f"no open DMP for this patient (state {state})", location)
 
+    @staticmethod
+    def visible(entry: Entry, claims: Claims) -> bool:
+        """A MASQUE_PS document is hidden from professionals other than the one (or the structure) who sent it
+        (DMP rule: visible to the patient, its author and the médecin traitant — the last is not modelled)."""
+        if "MASQUE_PS" not in entry.confidentiality:
+            return True
+        return claims.name_id == entry.author_id or (
+            bool(entry.author_structure) and claims.first("Identifiant_Structure") == entry.author_structure)
+
     def status(self, ins: str) -> DmpStatus:
         state = self.store.dmp_state(ins, self.default_state)
         reasons = {"closed": "the DMP is closed", "absent": "the patient has no DMP"}
@@ -149,8 +159,11 @@ def replaced_entry(sb: Sandbox, target: Entry | None, submission: Submission) ->
     return target
 
 
-def register_entry(sb: Sandbox, row: Entry, content: bytes, mime_type: str, replaced: Entry | None) -> None:
-    """Store a new entry and its document in one transaction; the replaced entry (RPLC) becomes Deprecated."""
+def register_entry(sb: Sandbox, row: Entry, content: bytes, mime_type: str, replaced: Entry | None,
+                   claims: Claims) -> None:
+    """Store a new entry (sent by ``claims``' actor) and its document in one transaction; the replaced entry
+    (RPLC) becomes Deprecated."""
+    row.author_id, row.author_structure = claims.name_id, claims.first("Identifiant_Structure")
     with sb.store.transaction() as conn:
         if sb.store.current(row.unique_id) is not None:  # a concurrent twin won the race
             raise refuse("XDSDuplicateUniqueIdInRegistry", "this document is already registered", "uniqueId")

@@ -125,7 +125,7 @@ def provide(sb: Sandbox, claims: Claims, bundle: Any) -> Response:
         row = Entry(entry_uuid, entry_uuid, 1, entry.unique_id, entry.patient_id, APPROVED, digest, len(document),
                     [c.code for c in entry.confidentiality_codes], entry.class_code.code, entry.type_code.code,
                     entry.title, resource=stored)
-        register_entry(sb, row, document, entry.mime_type, replaced)
+        register_entry(sb, row, document, entry.mime_type, replaced, claims)
     except Refusal as refusal:
         first = refusal.errors[0].code
         current = sb.store.current(entry.unique_id)
@@ -172,7 +172,8 @@ def search(sb: Sandbox, claims: Claims) -> Response:
     else:
         return outcome([RegistryError("XDSStoredQueryParamNumber", "patient.identifier or identifier is required")],
                        400)
-    found = [e.resource for e in entries if e.resource is not None and e.resource.get("status") in statuses]
+    found = [e.resource for e in entries if e.resource is not None and e.resource.get("status") in statuses
+             and sb.visible(e, claims)]
     return _json({"resourceType": "Bundle", "type": "searchset", "total": len(found),
                   "entry": [{"fullUrl": f"{request.host_url}fhir/DocumentReference/{r['id']}", "resource": r,
                              "search": {"mode": "match"}} for r in found]})
@@ -180,7 +181,7 @@ def search(sb: Sandbox, claims: Claims) -> Response:
 
 def _entry_of(sb: Sandbox, rid: str, claims: Claims) -> Entry | None:
     entry = sb.store.by_uuid("urn:uuid:" + rid)
-    if entry is None or entry.patient_id != claims.first(RESOURCE_ID):
+    if entry is None or entry.patient_id != claims.first(RESOURCE_ID) or not sb.visible(entry, claims):
         return None
     return entry
 

@@ -82,7 +82,8 @@ def provide_and_register(sb: Sandbox, msg: Message, claims: Claims) -> etree._El
         check_duplicate(sb, existing, digest)
     replaced = _replaced(sb, submission) if submission.replaced_entry_uuid else None
     sb.check_document(content)
-    _register(sb, entry.unique_id, entry.entry_id, entry.patient_id, digest, content, obj, submission, replaced)
+    _register(sb, entry.unique_id, entry.entry_id, entry.patient_id, digest, content, obj, submission, replaced,
+              claims)
     return soap.registry_response()
 
 
@@ -113,13 +114,13 @@ def _stored_object(obj: etree._Element, entry_uuid: str, status: str) -> bytes:
 
 
 def _register(sb: Sandbox, unique_id: str, entry_id: str, patient_id: str, digest: str, content: bytes,
-              obj: etree._Element, submission: Submission, replaced: Entry | None) -> None:
+              obj: etree._Element, submission: Submission, replaced: Entry | None, claims: Claims) -> None:
     entry_uuid = entry_id if entry_id.startswith("urn:uuid:") else "urn:uuid:" + str(uuid.uuid4())
     doc = submission.document
     row = Entry(entry_uuid, entry_uuid, 1, unique_id, patient_id, APPROVED, digest, len(content),
                 [c.code for c in doc.confidentiality_codes], doc.class_code.code, doc.type_code.code, doc.title,
                 _stored_object(obj, entry_uuid, APPROVED))
-    register_entry(sb, row, content, doc.mime_type, replaced)
+    register_entry(sb, row, content, doc.mime_type, replaced, claims)
 
 
 # --- ITI-18 -------------------------------------------------------------------------------------------------------
@@ -143,7 +144,8 @@ def stored_query(sb: Sandbox, msg: Message, claims: Claims) -> etree._Element:
         entries = [e for e in found if e is not None and e.patient_id == claims.first(RESOURCE_ID)]
     else:
         raise refuse("XDSUnknownStoredQuery", "the sandbox answers FindDocuments and GetDocuments only")
-    return xdsb.query_response([etree.fromstring(e.object_xml) for e in entries if e.object_xml])
+    return xdsb.query_response([etree.fromstring(e.object_xml) for e in entries
+                                if e.object_xml and sb.visible(e, claims)])
 
 
 # --- ITI-43 -------------------------------------------------------------------------------------------------------
@@ -157,7 +159,8 @@ def retrieve(sb: Sandbox, msg: Message, claims: Claims) -> tuple[etree._Element,
         stored = sb.store.document(unique_id)
         if repository != REPOSITORY_ID:
             errors.append(RegistryError("XDSUnknownRepositoryId", "unknown repository", location=unique_id))
-        elif stored is None or entry is None or entry.patient_id != claims.first(RESOURCE_ID):
+        elif stored is None or entry is None or entry.patient_id != claims.first(RESOURCE_ID) \
+                or not sb.visible(entry, claims):
             errors.append(RegistryError("XDSDocumentUniqueIdError", "no such document for this patient",
                                         location=unique_id))
         else:
@@ -192,7 +195,7 @@ def _update_status(sb: Sandbox, assoc: etree._Element, claims: Claims) -> None:
     target = sb.store.by_uuid(assoc.get("targetObject", ""))
     original = (xdsb.slot_values(assoc, "OriginalStatus") or [""])[0]
     new = (xdsb.slot_values(assoc, "NewStatus") or [""])[0]
-    if target is None or target.patient_id != claims.first(RESOURCE_ID):
+    if target is None or target.patient_id != claims.first(RESOURCE_ID) or not sb.visible(target, claims):
         raise refuse("UnresolvedReferenceException", "the status update target is unknown", "targetObject")
     current = sb.store.current(target.unique_id)
     if current is None or current.entry_uuid != target.entry_uuid or original != target.status:
@@ -207,7 +210,7 @@ def _update_status(sb: Sandbox, assoc: etree._Element, claims: Claims) -> None:
 def _update_entry(sb: Sandbox, obj: etree._Element, objects: etree._Element, claims: Claims) -> None:
     unique_id = xdsb.external_id(obj, ebrim.DE_UNIQUE_ID)
     current = sb.store.current(unique_id)
-    if current is None or current.patient_id != claims.first(RESOURCE_ID):
+    if current is None or current.patient_id != claims.first(RESOURCE_ID) or not sb.visible(current, claims):
         raise refuse("UnresolvedReferenceException", "no registered DocumentEntry has this uniqueId", "uniqueId")
     previous = ""
     for assoc in objects.iterfind("rim:Association", _N):
@@ -226,7 +229,8 @@ def _update_entry(sb: Sandbox, obj: etree._Element, objects: etree._Element, cla
     entry_uuid = "urn:uuid:" + str(uuid.uuid4())
     row = Entry(entry_uuid, current.lid, current.version + 1, unique_id, current.patient_id, current.status,
                 current.hash, current.size, list(info.confidentiality), current.class_code, current.type_code,
-                current.title, _stored_object(obj, entry_uuid, current.status))
+                current.title, _stored_object(obj, entry_uuid, current.status), author_id=current.author_id,
+                author_structure=current.author_structure)
     row.object_xml = _keep_lid(row.object_xml or b"", current.lid, row.version)
     with sb.store.transaction() as conn:
         current.status = DEPRECATED

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS entries (
     entry_uuid TEXT PRIMARY KEY, lid TEXT NOT NULL, version INTEGER NOT NULL, unique_id TEXT NOT NULL,
     patient_id TEXT NOT NULL, status TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
     confidentiality TEXT NOT NULL, class_code TEXT NOT NULL, type_code TEXT NOT NULL, title TEXT NOT NULL,
-    object_xml BLOB, resource_json TEXT, replaced_by TEXT NOT NULL DEFAULT '', created TEXT NOT NULL
+    object_xml BLOB, resource_json TEXT, replaced_by TEXT NOT NULL DEFAULT '', created TEXT NOT NULL,
+    author_id TEXT NOT NULL DEFAULT '', author_structure TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS entries_unique ON entries (unique_id);
 CREATE INDEX IF NOT EXISTS entries_patient ON entries (patient_id, status);
@@ -61,6 +62,9 @@ class Entry:
     resource: dict[str, Any] | None = None
     replaced_by: str = ""
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    #: who sent it (VIHF NameID and Identifiant_Structure): they still see it when it is MASQUE_PS
+    author_id: str = ""
+    author_structure: str = ""
 
 
 def _entry(row: sqlite3.Row) -> Entry:
@@ -68,7 +72,7 @@ def _entry(row: sqlite3.Row) -> Entry:
                  row["status"], row["hash"], row["size"], json.loads(row["confidentiality"]), row["class_code"],
                  row["type_code"], row["title"], row["object_xml"],
                  json.loads(row["resource_json"]) if row["resource_json"] else None, row["replaced_by"],
-                 row["created"])
+                 row["created"], row["author_id"], row["author_structure"])
 
 
 class Store:
@@ -83,6 +87,10 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(entries)")}
+        for column in ("author_id", "author_structure"):  # stores written before these columns existed
+            if column not in columns:
+                self._conn.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
@@ -158,11 +166,12 @@ class Store:
     def insert_entry(conn: sqlite3.Connection, e: Entry) -> None:
         conn.execute(
             "INSERT INTO entries (entry_uuid, lid, version, unique_id, patient_id, status, hash, size, "
-            "confidentiality, class_code, type_code, title, object_xml, resource_json, replaced_by, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "confidentiality, class_code, type_code, title, object_xml, resource_json, replaced_by, created, "
+            "author_id, author_structure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e.entry_uuid, e.lid, e.version, e.unique_id, e.patient_id, e.status, e.hash, e.size,
              json.dumps(e.confidentiality), e.class_code, e.type_code, e.title, e.object_xml,
-             json.dumps(e.resource) if e.resource is not None else None, e.replaced_by, e.created))
+             json.dumps(e.resource) if e.resource is not None else None, e.replaced_by, e.created, e.author_id,
+             e.author_structure))
 
     @staticmethod
     def update_entry(conn: sqlite3.Connection, e: Entry) -> None:

@@ -88,6 +88,15 @@ def test_patch_masks_and_archives(pdsm: PdsmDmpClient, n1: bytes, n1_actor: Acto
     assert [d.visibility for d in pdsm.find_documents(n1_ins, n1_actor, statuses=(ARCHIVED,))] == [("MASQUE_PS",)]
 
 
+def test_masked_document_is_hidden_from_other_professionals(pdsm: PdsmDmpClient, n1: bytes, n1_actor: Actor,
+                                                            n1_ins: Ins) -> None:
+    """MASQUE_PS over PDSm: the search of another professional of another structure does not list it."""
+    pdsm.provide_and_register(n1, n1_actor, visibility=("MASQUE_PS",))
+    other = Actor("810000000001", "MARTIN Paul", "10000000001", n1_actor.sector, n1_actor.roles)
+    assert pdsm.find_documents(n1_ins, other) == []
+    assert [d.visibility for d in pdsm.find_documents(n1_ins, n1_actor)] == [("MASQUE_PS",)]
+
+
 def test_replacement_supersedes_the_old_document(pdsm: PdsmDmpClient, n1: bytes, n1_actor: Actor,
                                                  n1_ins: Ins) -> None:
     """relatesTo replaces: the old DocumentReference becomes superseded (XDS Deprecated)."""

@@ -140,6 +140,21 @@ def test_iti57_masks_then_unmasks_and_archives(soap_client: SoapDmpClient, n1: b
     assert soap_client.retrieve(n1_ins, n1_actor, N1_UID) == n1
 
 
+def test_masked_document_is_hidden_from_other_professionals(soap_client: SoapDmpClient, n1: bytes,
+                                                            n1_actor: Actor, n1_ins: Ins) -> None:
+    """MASQUE_PS: another professional of another structure neither lists nor retrieves it; its author does."""
+    soap_client.provide_and_register(n1, n1_actor, visibility=("MASQUE_PS",))
+    other = dataclasses.replace(n1_actor, id="810000000001", name="MARTIN Paul", structure_id="10000000001")
+    assert soap_client.find_documents(n1_ins, other) == []
+    with pytest.raises(DmpRefused) as refused:
+        soap_client.retrieve(n1_ins, other, N1_UID)
+    assert refused.value.codes == ("XDSDocumentUniqueIdError",)
+    colleague = dataclasses.replace(other, structure_id=n1_actor.structure_id)  # same structure
+    assert [d.unique_id for d in soap_client.find_documents(n1_ins, colleague)] == [N1_UID]
+    soap_client.update_metadata(n1_ins, n1_actor, N1_UID, visibility=())
+    assert [d.unique_id for d in soap_client.find_documents(n1_ins, other)] == [N1_UID]
+
+
 def test_rplc_deprecates_the_replaced_document(soap_client: SoapDmpClient, n1: bytes, n1_actor: Actor,
                                                n1_ins: Ins) -> None:
     """A version 2 with relatedDocument RPLC replaces the first one, which becomes Deprecated."""

@@ -135,3 +135,26 @@ def test_domain_registers_the_dmp_client_and_the_outbox_deliverer(context: Any) 
     assert isinstance(client, SoapDmpClient)
     deliverer = context.services["deliverers"]["dmp"]
     assert deliverer.kind == "dmp" and deliverer.client is client
+
+
+def test_store_written_before_the_author_columns_still_opens(tmp_path: Path) -> None:
+    """A sandbox store from an earlier version gains the author columns; its rows read with empty authors."""
+    import sqlite3
+
+    from fhirserver.integrations.dmp.sandbox_store import Store
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE entries (entry_uuid TEXT PRIMARY KEY, lid TEXT NOT NULL, version INTEGER NOT NULL,"
+                     " unique_id TEXT NOT NULL, patient_id TEXT NOT NULL, status TEXT NOT NULL, hash TEXT NOT NULL,"
+                     " size INTEGER NOT NULL, confidentiality TEXT NOT NULL, class_code TEXT NOT NULL,"
+                     " type_code TEXT NOT NULL, title TEXT NOT NULL, object_xml BLOB, resource_json TEXT,"
+                     " replaced_by TEXT NOT NULL DEFAULT '', created TEXT NOT NULL)")
+        conn.execute("INSERT INTO entries VALUES ('urn:uuid:1', 'urn:uuid:1', 1, '1.2.3', 'p', 's', 'h', 1, '[]',"
+                     " '10', 't', 'x', NULL, NULL, '', '2026-01-01')")
+    store = Store(str(path))
+    try:
+        entry = store.current("1.2.3")
+        assert entry is not None and (entry.author_id, entry.author_structure) == ("", "")
+    finally:
+        store.close()
