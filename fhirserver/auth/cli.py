@@ -16,12 +16,14 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fhirserver.auth import scopes
 from fhirserver.auth.models import GRANT_TYPES, Client
+from fhirserver.auth.store import AuthStore
 
 FHIR_USER = re.compile(r"^(Patient|RelatedPerson|Practitioner|PractitionerRole|Person)/[A-Za-z0-9\-.]{1,64}$")
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -70,33 +72,38 @@ def build_client(args: argparse.Namespace) -> tuple[Client, str | None]:
     return client, args.secret
 
 
-def cmd_clients_add(args: argparse.Namespace) -> int:
+def _with_store(args: argparse.Namespace, action: Callable[[AuthStore], object], conflict: str) -> int:
+    """Run ``action`` on the store of the configured database; a duplicate or an unknown name is exit status 2."""
     from sqlalchemy.exc import IntegrityError
 
-    from fhirserver.auth.store import AuthStore
     from fhirserver.cli import _context, _settings
 
+    with _context(_settings(args)) as ctx:
+        try:
+            action(AuthStore(ctx.repo.engine))
+        except IntegrityError:
+            print(f"error: {conflict} already exists", file=sys.stderr)
+            return 2
+        except KeyError as exc:
+            print(f"error: no user named {exc.args[0]!r}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def cmd_clients_add(args: argparse.Namespace) -> int:
     try:
         client, secret = build_client(args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with _context(_settings(args)) as ctx:
-        try:
-            AuthStore(ctx.repo.engine).add_client(client, secret)
-        except IntegrityError:
-            print(f"error: a client with id {client.client_id!r} already exists", file=sys.stderr)
-            return 2
-    print(f"client {client.client_id} registered ({client.auth_method}; {', '.join(client.grant_types)})")
-    return 0
+    status = _with_store(args, lambda store: store.add_client(client, secret),
+                         f"a client with id {client.client_id!r}")
+    if status == 0:
+        print(f"client {client.client_id} registered ({client.auth_method}; {', '.join(client.grant_types)})")
+    return status
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import IntegrityError
-
-    from fhirserver.auth.store import AuthStore
-    from fhirserver.cli import _context, _settings
-
     if not FHIR_USER.match(args.fhir_user):
         print("error: --fhir-user must be Patient/ID, RelatedPerson/ID, Practitioner/ID, PractitionerRole/ID or "
               "Person/ID", file=sys.stderr)
@@ -104,37 +111,24 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     if len(args.password) < 12:
         print("error: --password must have at least 12 characters", file=sys.stderr)
         return 2
-    with _context(_settings(args)) as ctx:
-        try:
-            AuthStore(ctx.repo.engine).add_user(args.username, args.password, args.fhir_user)
-        except IntegrityError:
-            print(f"error: a user named {args.username!r} already exists", file=sys.stderr)
-            return 2
-    print(f"user {args.username} added ({args.fhir_user})")
-    return 0
+    status = _with_store(args, lambda store: store.add_user(args.username, args.password, args.fhir_user),
+                         f"a user named {args.username!r}")
+    if status == 0:
+        print(f"user {args.username} added ({args.fhir_user})")
+    return status
 
 
 def cmd_users_link(args: argparse.Namespace) -> int:
-    from fhirserver.auth.store import AuthStore
-    from fhirserver.cli import _context, _settings
-
     if not FHIR_ID.match(args.patient):
         print("error: --patient must be a Patient id", file=sys.stderr)
         return 2
-    with _context(_settings(args)) as ctx:
-        try:
-            AuthStore(ctx.repo.engine).link_patient(args.username, args.patient)
-        except KeyError:
-            print(f"error: no user named {args.username!r}", file=sys.stderr)
-            return 2
-    print(f"user {args.username} may now act for Patient/{args.patient}")
-    return 0
+    status = _with_store(args, lambda store: store.link_patient(args.username, args.patient), "this link")
+    if status == 0:
+        print(f"user {args.username} may now act for Patient/{args.patient}")
+    return status
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
-    from fhirserver.auth.store import AuthStore
-    from fhirserver.cli import _context, _settings
-
     for name in ("patient", "encounter"):
         value = getattr(args, name)
         if value is not None and not FHIR_ID.match(value):
@@ -143,11 +137,12 @@ def cmd_launch(args: argparse.Namespace) -> int:
     if args.minutes < 1 or args.minutes > 24 * 60:
         print("error: --minutes must be between 1 and 1440", file=sys.stderr)
         return 2
-    with _context(_settings(args)) as ctx:
-        launch = AuthStore(ctx.repo.engine).create_launch(args.patient, args.encounter,
-                                                          timedelta(minutes=args.minutes))
-    print(launch)
-    return 0
+    created: list[str] = []
+    status = _with_store(args, lambda store: created.append(
+        store.create_launch(args.patient, args.encounter, timedelta(minutes=args.minutes))), "this launch")
+    if status == 0:
+        print(created[0])
+    return status
 
 
 def register(sub: Any) -> None:
