@@ -60,6 +60,7 @@ class Settings:
     mssante_smtp_port: int = 25
     mssante_smtp_starttls: bool = False
     mssante_smtp_username: str = ""
+    mssante_smtp_timeout_seconds: int = 30
     mssante_inbox: str = "maildir"
     mssante_maildir: str = "var/mssante/inbox"
     mssante_imap_host: str = ""
@@ -123,6 +124,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "mssante_smtp_port": ("mssante", "smtp_port"),
     "mssante_smtp_starttls": ("mssante", "smtp_starttls"),
     "mssante_smtp_username": ("mssante", "smtp_username"),
+    "mssante_smtp_timeout_seconds": ("mssante", "smtp_timeout_seconds"),
     "mssante_inbox": ("mssante", "inbox"),
     "mssante_maildir": ("mssante", "maildir"),
     "mssante_imap_host": ("mssante", "imap_host"),

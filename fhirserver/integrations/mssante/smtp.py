@@ -37,12 +37,12 @@ class SmtpConfig:
     port: int
     starttls: bool = False
     username: str = ""
-    timeout_seconds: float = 30.0  # connection and each reply (no setting yet)
+    timeout_seconds: float = 30.0  # connection and each reply
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
         return cls(settings.mssante_smtp_host, settings.mssante_smtp_port, settings.mssante_smtp_starttls,
-                   settings.mssante_smtp_username)
+                   settings.mssante_smtp_username, float(settings.mssante_smtp_timeout_seconds))
 
 
 def classify_reply(code: int, what: str) -> DeliveryError:

@@ -141,3 +141,11 @@ def test_starttls_and_login(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert len(recorder.received) == 1
     finally:
         controller.stop()
+
+
+def test_smtp_timeout_comes_from_the_settings() -> None:
+    """[mssante] smtp_timeout_seconds bounds the connection and each reply."""
+    from fhirserver.settings import load_settings
+
+    config = SmtpConfig.from_settings(load_settings(database_url="sqlite://", mssante_smtp_timeout_seconds=7))
+    assert config.timeout_seconds == 7.0
