@@ -1,4 +1,6 @@
-"""``dui worker [--once] [--kind dmp|mssante]... [--lease-seconds S] [--deliverer KIND=MODULE:CALLABLE]``.
+"""``dui worker [--once] [--kind dmp|mssante]... [--lease-seconds S] [--deliverer KIND=MODULE:CALLABLE]`` and
+``dui outbox [--status S]... [--kind K]... [--limit N]`` (the latest items, one line each: id, kind, status,
+attempts, next attempt, document, uniqueId, error — identifiers and codes only, no health data).
 
 Deliverers come from the application context (``ctx.services["deliverers"]``, kind -> deliverer, registered in
 :func:`fhirserver.domain.configure`). ``--deliverer`` replaces one with ``CALLABLE(settings)`` imported from
@@ -16,7 +18,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from fhirserver.integrations.outbox.types import KINDS, Deliverer
+from fhirserver.integrations.outbox.types import KINDS, STATUSES, Deliverer
 
 
 def _load_deliverer(spec: str, settings: Any) -> tuple[str, Deliverer]:
@@ -61,8 +63,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from fhirserver.cli import _context, _settings
+    from fhirserver.integrations.outbox.store import listing
+    from fhirserver.search.values import instant_text
+
+    with _context(_settings(args)) as ctx, ctx.repo.engine.connect() as conn:
+        records = listing(conn, statuses=args.status or (), kinds=args.kind or (), limit=args.limit)
+    for r in records:
+        due = instant_text(r.next_attempt_at) if r.status == "pending" else "-"
+        target = f" to {r.target}" if r.target else ""
+        error = f"  [{r.last_error}]" if r.last_error and r.status != "delivered" else ""
+        print(f"{r.id}\t{r.kind}\t{r.status}\t{r.attempts}\t{due}\tDocumentReference/{r.document_id}"
+              f"\t{r.unique_id}{target}{error}")
+    return 0
+
+
 def register(sub: Any) -> None:
-    """Add ``dui worker`` to the ``dui`` parser's sub-parsers."""
+    """Add ``dui worker`` and ``dui outbox`` to the ``dui`` parser's sub-parsers."""
     worker = sub.add_parser("worker", help="deliver the outbox (DMP, MSSanté) with retries and backoff")
     worker.add_argument("--once", action="store_true", help="deliver the items due now, then exit")
     worker.add_argument("--kind", action="append", choices=KINDS,
@@ -73,3 +91,9 @@ def register(sub: Any) -> None:
     worker.add_argument("--deliverer", action="append", metavar="KIND=MODULE:CALLABLE",
                         help="use CALLABLE(settings) from MODULE as the deliverer of KIND")
     worker.set_defaults(func=cmd_worker)
+
+    listing = sub.add_parser("outbox", help="list the latest outbox items (delivery requests) and their state")
+    listing.add_argument("--status", action="append", choices=STATUSES, help="only this status (repeatable)")
+    listing.add_argument("--kind", action="append", choices=KINDS, help="only this kind (repeatable)")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many items (default 50)")
+    listing.set_defaults(func=cmd_outbox)

@@ -125,6 +125,17 @@ def for_document(conn: Connection, document_id: str, kind: str | None = None) ->
     return [_record(r) for r in conn.execute(stmt.order_by(outbox.c.id))]
 
 
+def listing(conn: Connection, *, statuses: Sequence[str] = (), kinds: Sequence[str] = (),
+            limit: int = 100) -> list[OutboxRecord]:
+    """The latest items (newest first), optionally only some statuses / kinds (``dui outbox``)."""
+    stmt = select(*_RECORD_COLUMNS)
+    if statuses:
+        stmt = stmt.where(outbox.c.status.in_(list(statuses)))
+    if kinds:
+        stmt = stmt.where(outbox.c.kind.in_(list(kinds)))
+    return [_record(r) for r in conn.execute(stmt.order_by(outbox.c.id.desc()).limit(limit))]
+
+
 def get(conn: Connection, item_id: int) -> OutboxRecord | None:
     row = conn.execute(select(*_RECORD_COLUMNS).where(outbox.c.id == item_id)).first()
     return _record(row) if row else None

@@ -188,3 +188,22 @@ def test_database_error_is_retried_by_a_long_running_worker(app: Any, context: A
     worker.stop.clear()
     with pytest.raises(OperationalError):
         worker.run(once=True)
+
+
+def test_dui_outbox_lists_the_items(app: Any, context: Any, database_url: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`dui outbox` lists the latest items with their state, filtered by status; no payload, no health data."""
+    from fhirserver.cli import main
+
+    ctx = with_settings(context, worker_max_attempts=1)
+    delivered = queue_document(ctx, "w-11", "1.2.3.11")
+    failed = queue_document(ctx, "w-12", "1.2.3.12")
+    Worker(ctx, {"dmp": ScriptedDeliverer("ok", "transient")}).run(once=True)
+    assert main(["--database-url", database_url, "outbox"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[:3] for line in lines] == [[str(failed.id), "dmp", "failed"],
+                                                      [str(delivered.id), "dmp", "delivered"]]
+    assert lines[0].endswith("1.2.3.12  [transient: HTTP 503 from the receiver]")
+    assert "ClinicalDocument" not in "".join(lines)
+    assert main(["--database-url", database_url, "outbox", "--status", "delivered"]) == 0
+    assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == [str(delivered.id)]
