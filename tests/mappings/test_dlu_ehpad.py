@@ -421,3 +421,32 @@ def test_sections_and_entries_follow_the_cisis_content_models(cda_validator: Any
         ("low", "1"), ("high", "1")]
     code = treatment.find(".//c:manufacturedMaterial/c:code", NS)
     assert code.get("nullFlavor") == "NA" and code.find("c:translation", NS).get("code") == "N06DA02"
+
+
+def test_requests_ranges_and_intolerances() -> None:
+    """A MedicationRequest (dosageInstruction, dose range, bounds period) is a treatment like a statement; an
+    intolerance gets the intolerance type; an agent without a known code system is a nullFlavor code with its
+    text."""
+    request = {"resourceType": "MedicationRequest", "id": "rq", "status": "active", "intent": "order",
+               "medicationCodeableConcept": {"coding": [{"system": "urn:oid:1.2.250.1.213.2.3.1", "code": "60234100",
+                                                         "display": "DOLIPRANE 500 mg"}], "text": "Doliprane 500 mg"},
+               "dosageInstruction": [{"timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d",
+                                                            "boundsPeriod": {"start": "2026-09-01",
+                                                                             "end": "2026-09-10"}}},
+                                      "doseAndRate": [{"doseRange": {"low": {"value": 1}, "high": {"value": 2}}}]}]}
+    intolerance = {"resourceType": "AllergyIntolerance", "id": "in", "type": "intolerance", "category": ["food"],
+                   "code": {"coding": [{"system": "https://example.org/local", "code": "LAC"}], "text": "Lactose"}}
+    body = structured_body(DluRecord(patient={"resourceType": "Patient", "id": "p6"}, medications=[request],
+                                     allergies=[intolerance]))
+    admin = body.xpath("//c:section[c:code/@code='10160-0']//c:substanceAdministration", namespaces=NS)[0]
+    assert admin.xpath("c:effectiveTime[1]/c:low/@value | c:effectiveTime[1]/c:high/@value", namespaces=NS) == [
+        "20260901", "20260910"]
+    assert admin.xpath("c:effectiveTime[2]/c:period/@value", namespaces=NS) == ["8"]
+    assert admin.xpath("c:doseQuantity/c:low/@value | c:doseQuantity/c:high/@value", namespaces=NS) == ["1", "2"]
+    assert admin.xpath(".//c:manufacturedMaterial/c:code/@code", namespaces=NS) == ["60234100"]
+    allergy = body.xpath("//c:section[c:code/@code='48765-2']//c:observation", namespaces=NS)[0]
+    assert allergy.find("c:code", NS).get("code") == "235719002"  # intolérance alimentaire
+    agent = allergy.find(".//c:playingEntity/c:code", NS)
+    ref = agent.find("c:originalText/c:reference", NS).get("value")[1:]
+    assert agent.get("nullFlavor") == "UNK"
+    assert body.xpath(f"string(//c:content[@ID='{ref}'])", namespaces=NS) == "Lactose"
