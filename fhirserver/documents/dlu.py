@@ -28,12 +28,10 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhirserver.documents import gather
 from fhirserver.errors import Issue, TooCostly, Unprocessable
-from fhirserver.interactions.context import Context, FhirRequest
-from fhirserver.interactions.search import build_query
 from fhirserver.storage.sql.repository import SqlSession
 from mappings.cda import model
 from mappings.cda.documents import dlu_ehpad, fludt
@@ -41,6 +39,9 @@ from mappings.cda.documents.liaison import Contact, Physician, contacts_from_fhi
 from mappings.cda.model import Code, Identifier, ModelError
 from mappings.cda.sections.transfer import is_pain
 from mappings.terminology import cisis
+
+if TYPE_CHECKING:  # the operation passes its request and context; nothing of interactions is used at run time
+    from fhirserver.interactions.context import Context, FhirRequest
 
 __all__ = ["PREFERRED_FACILITY_URL", "DluSource", "Record", "dlu_source", "document_reference", "fludt_source",
            "read_record", "refuse_mapping"]
@@ -70,7 +71,8 @@ class Record:
 
 def read_record(req: FhirRequest, ctx: Context, session: SqlSession, patient: Json) -> Record:
     """Every resource of the Patient compartment the caller may see (422 beyond :data:`MAX_RESOURCES`)."""
-    query = build_query(req, ctx, session, ("Resource",), [])
+    query = ctx.parser.parse(("Resource",), [], req.base_url or None)
+    ctx.policy.narrow(req, query)
     query.compartment = ("Patient", str(patient["id"]))
     found = session.search_ids(query, limit=MAX_RESOURCES + 1)
     if len(found) > MAX_RESOURCES:
