@@ -220,6 +220,9 @@ def prepare(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredR
             purpose: str, recipients: tuple[str, ...] = ()) -> Prepared:
     """The validated CDA and its XDS metadata, or a 4xx/503 saying why nothing can be sent."""
     content = stored.content or {}
+    if content.get("status") != "current":
+        raise _refused(f"DocumentReference/{stored.res_id} has status {content.get('status')!r}: only a current "
+                       "document is sent", "DocumentReference.status", "business-rule")
     patient = _patient(ctx, session, content, purpose)
     payload = cda_document(req, ctx, session, stored)
     ensure_valid(ctx.services.get("cda_validator"), payload, "the CDA document")

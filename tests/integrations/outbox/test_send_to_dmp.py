@@ -297,3 +297,13 @@ def test_changed_n1_source_is_refused_once_sent(fhir: FhirClient, context: Any) 
     assert resp.status_code == 422, resp.get_json()
     assert "relatesTo replaces" in resp.get_json()["issue"][0]["diagnostics"]
     assert doc["id"] == DEMO_DOC and len(rows(context)) == 1
+
+
+def test_only_a_current_document_is_sent(fhir: FhirClient, context: Any, usager: Any) -> None:
+    """A DocumentReference entered in error (or superseded) is not sent."""
+    body = cda_document_reference("d16", cda_bytes())
+    body["status"] = "entered-in-error"
+    put_doc(fhir, body)
+    resp = fhir.post("DocumentReference/d16/$send-to-dmp")
+    assert resp.status_code == 422 and resp.get_json()["issue"][0]["expression"] == ["DocumentReference.status"]
+    assert rows(context) == []
