@@ -40,6 +40,15 @@ SCHEMATRONS: dict[str, str] = {
     "DLU-EHPAD-DLU": "schematrons/CI-SIS_DLU-EHPAD-DLU_2022.01.sch",
     "DLU-EHPAD-FLUDT": "schematrons/CI-SIS_DLU-EHPAD-FLUDT_2022.01.sch",
     "DLU-EHPAD-FLUDR": "schematrons/CI-SIS_DLU-EHPAD-FLUDR_2022.01.sch",
+    # the body rules every structured volet includes (sections and entries); run on demand, not by default
+    "modeles-de-contenus": "schematrons/profils/CI-SIS_ModelesDeContenusCDA.sch",
+    "modeles-ans": "schematrons/profils/CI-SIS_Modeles_ANS.sch",
+    "ihe": "schematrons/profils/IHE.sch",
+}
+#: files the kit includes under another case than it ships them (the kit was written on Windows):
+#: included name -> shipped name, both relative to the kit; the cache copy gets both
+_CASE_ALIASES: dict[str, str] = {
+    "schematrons/include/entrees/E_directiveAnticipee_int.sch": "schematrons/include/entrees/E_directiveanticipee_int.sch",
 }
 #: volet templateId (ClinicalDocument/templateId/@root) -> the volet's schematron
 VOLET_TEMPLATES: dict[str, str] = {
@@ -100,7 +109,7 @@ def volet_schematrons(root: etree._Element) -> list[str]:
 
 def kit_fingerprint(kit_dir: Path) -> str:
     """A digest of every file the compiled schematrons depend on (content, not dates)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(repr(sorted(_CASE_ALIASES.items())).encode())  # the copy's layout is part of the key
     for folder in _COPIED:
         base = kit_dir / folder
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
@@ -185,6 +194,9 @@ class CdaValidator:
                     shutil.rmtree(staging)
                 for folder in _COPIED:
                     shutil.copytree(self.kit_dir / folder, staging / folder)
+                for alias, shipped in _CASE_ALIASES.items():
+                    if (staging / shipped).is_file() and not (staging / alias).exists():
+                        shutil.copyfile(staging / shipped, staging / alias)
                 for path in staging.rglob("*"):  # the kit may be read-only: the copy must not be
                     path.chmod(0o755 if path.is_dir() else 0o644)
                 (staging / ".complete").write_text("copied\n")

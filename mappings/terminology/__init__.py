@@ -20,6 +20,8 @@ OID_BY_URI: dict[str, str] = {
     "http://snomed.info/sct": "2.16.840.1.113883.6.96",
     "http://hl7.org/fhir/sid/icd-10": "2.16.840.1.113883.6.3",
     "http://hl7.org/fhir/sid/icd-10-fr": "2.16.840.1.113883.6.3",
+    "http://id.who.int/icd/release/11/mms": "2.16.840.1.113883.6.347",
+    "http://standardterms.edqm.eu": "0.4.0.127.0.16.1.1.2.1",
     "http://www.whocc.no/atc": "2.16.840.1.113883.6.73",
     "http://unitsofmeasure.org": "2.16.840.1.113883.6.8",
     "urn:ietf:bcp:47": "2.16.840.1.113883.6.121",
@@ -36,6 +38,7 @@ OID_BY_URI: dict[str, str] = {
     # French identifiers (ANS)
     "https://rpps.esante.gouv.fr": "1.2.250.1.71.4.2.1",  # RPPS numbers are carried as IDNPS "8" + RPPS
     "https://finess.esante.gouv.fr": "1.2.250.1.71.4.2.2",  # FINESS numbers are carried as IDNST "1" + FINESS
+    "https://smt.esante.gouv.fr/terminologie-cis": "1.2.250.1.213.2.3.1",  # CIS, medicinal products (ANSM)
     # NOS terminologies (TRE_*)
     f"{NOS}/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite": "1.2.250.1.71.4.2.4",
     f"{NOS}/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice": "1.2.250.1.213.1.1.4.9",

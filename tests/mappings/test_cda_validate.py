@@ -118,3 +118,12 @@ def test_cli_exit_status_and_listing(tmp_path: Path, capsys: Any, cda_validator:
     assert main(["cda", "validate", "--kit-dir", str(tmp_path), str(N1)]) == 2
     assert "no CDA schema" in capsys.readouterr().err
     assert main(["cda", "validate", *kit, str(tmp_path / "missing.xml")]) == 2
+
+
+@pytest.mark.parametrize("name", ["DLU-EHPAD-DLU_2022.01.xml", "DLU-EHPAD-FLUDT_2022.01.xml"])
+def test_body_rules_run_on_demand(cda_validator: CdaValidator, name: str) -> None:
+    """The kit's section/entry rule sets (IHE.sch needs the case alias of one include) pass on the examples."""
+    report = cda_validator.validate((ANS_EXAMPLES / name).read_bytes(), ["modeles-de-contenus", "modeles-ans", "ihe"])
+    assert report.schematrons == ("modeles-de-contenus", "modeles-ans", "ihe")
+    assert report.failures == ()
+    assert report.fired_rules > 0

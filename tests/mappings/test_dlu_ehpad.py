@@ -401,18 +401,13 @@ def test_coded_answers_and_conditions_answer_the_dlu_questions() -> None:
 
 
 #: the kit's CI-SIS content-model rules (sections and entries), run on demand: not part of the default checks
-CONTENT_MODELS = {"modeles-de-contenus": "schematrons/profils/CI-SIS_ModelesDeContenusCDA.sch",
-                  "modeles-ans": "schematrons/profils/CI-SIS_Modeles_ANS.sch"}
+#: the kit's body rules (sections and entries) that the volet schematrons do not run themselves
+CONTENT_MODELS = ("modeles-de-contenus", "modeles-ans", "ihe")
 
 
-def test_sections_and_entries_follow_the_cisis_content_models(cda_validator: Any,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sections_and_entries_follow_the_cisis_content_models(cda_validator: Any) -> None:
     """The full and the empty DLU also pass the kit's CI-SIS content-model schematrons (FR-Traitement doses as
-    low/high, products coded in CIS only, section ids …), as the ANS example does."""
-    from mappings.cda import validate
-
-    for name, path in CONTENT_MODELS.items():
-        monkeypatch.setitem(validate.SCHEMATRONS, name, path)
+    low/high, products coded in CIS only, section ids …) and the IHE PCC entry rules, as the ANS example does."""
     for record in (full_record(), DluRecord(patient={"resourceType": "Patient", "id": "p2"})):
         report = cda_validator.validate(etree.tostring(build(record), encoding="UTF-8"), list(CONTENT_MODELS))
         assert report.valid, report.failures

@@ -154,14 +154,11 @@ def test_demo_residents_get_valid_fludts(cda_validator: Any) -> None:
         assert root.xpath("//c:observation[c:code/@code='29463-7']/c:value/@value", namespaces=NS) == [str(last)]
 
 
-def test_fludt_follows_the_cisis_content_models(cda_validator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fludt_follows_the_cisis_content_models(cda_validator: Any) -> None:
     """The full FLUDT passes the kit's CI-SIS content-model schematrons (transfer with departure and arrival,
-    section ids)."""
-    from mappings.cda import validate
+    section ids) and the IHE PCC entry rules."""
     from tests.mappings.test_dlu_ehpad import CONTENT_MODELS
 
-    for name, path in CONTENT_MODELS.items():
-        monkeypatch.setitem(validate.SCHEMATRONS, name, path)
     root = build_fludt(header(), FludtRecord({"resourceType": "Patient", "id": "p1"}, transfer(), OBSERVATIONS))
     report = cda_validator.validate(etree.tostring(root, encoding="UTF-8"), list(CONTENT_MODELS))
     assert report.valid, report.failures

@@ -1,8 +1,7 @@
 """Code systems of the DLU-EHPAD body: FHIR code system URIs <-> the OIDs CDA carries, and the codes the ANS
 model fixes (DLU-EHPAD 2022.01 example documents and JDV_* value sets of the ANS test kit).
 
-URIs are turned into OIDs by :mod:`mappings.terminology` (plus the few systems only these documents use); an
-unknown ``urn:oid:`` URI passes through as its OID.
+URIs are turned into OIDs by :mod:`mappings.terminology`; an unknown ``urn:oid:`` URI passes through as its OID.
 """
 
 from __future__ import annotations
@@ -23,13 +22,6 @@ TRE_R02 = "1.2.250.1.71.4.2.4"
 FINESS = "1.2.250.1.71.4.2.2"
 UCUM = "http://unitsofmeasure.org"
 
-#: FHIR URIs of the systems these documents use that :data:`mappings.terminology.OID_BY_URI` does not list
-_EXTRA_URIS: dict[str, str] = {
-    "http://id.who.int/icd/release/11/mms": ICD11,
-    "http://standardterms.edqm.eu": EDQM,
-    "https://smt.esante.gouv.fr/terminologie-cis": CIS,
-}
-
 _NAMES: dict[str, str] = {
     LOINC: "LOINC", SNOMED: "SNOMED CT", ICD10: "CIM-10", ICD11: "CIM-11", ATC: "ATC", CIS: "CIS",
     TA_ASIP: "TA_ASIP", EDQM: "EDQM", EMDN: "EMDN", ACT_CODE: "ActCode", TRE_R02: "TRE_R02-SecteurActivite",
@@ -43,7 +35,7 @@ def oid(system: str) -> str | None:
     pass through); None if unknown."""
     if system and set(system) <= _OID:
         return system
-    return oid_of(system) or _EXTRA_URIS.get(system)
+    return oid_of(system)
 
 
 def name(system: str) -> str | None:
