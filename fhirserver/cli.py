@@ -5,7 +5,13 @@
     dui load FILE...
     dui demo
     dui reindex [--restart] [--batch N]
-    dui bench [...]
+    dui bench [--suite fhir|cda] [...]
+    dui cda validate FILE... [--kit-dir DIR] [--schematron NAME]... [--json]
+    dui worker [--once] [--kind dmp|mssante]...
+    dui outbox [--status S] [--kind K] [--limit N]
+    dui dmp-sandbox --port N [--store FILE] [--kit-dir DIR]
+    dui mss ingest [--once]  |  dui mss send --document-reference ID --to ADDRESS|patient
+    dui clients add ...  |  dui users add|link ...  |  dui launch --patient ID
 
 Every command reads the database from ``--database-url`` or ``DUI_DATABASE_URL`` (default: SQLite under ./var/).
 """

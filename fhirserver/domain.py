@@ -12,6 +12,8 @@ from fhirserver.identity.hooks import IdentityHook
 from fhirserver.identity.insi import build_insi_client
 from fhirserver.identity.validator import IdentityValidator
 from fhirserver.integrations.dmp.factory import DmpDeliverer, build_dmp_client
+from fhirserver.integrations.mssante.service import register as register_mssante
+from fhirserver.integrations.outbox.store import OutboxQueue
 from fhirserver.interactions.context import Context
 from fhirserver.interactions.operations.cda import n1_generator
 from fhirserver.profiles import profile_validator
@@ -28,12 +30,8 @@ def configure(ctx: Context) -> Context:
     ctx.services["cda_validator"] = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons (None: no kit)
     ctx.services["n1_generator"] = n1_generator  # the N1 CDA of a DocumentReference's file ($send-to-dmp, MSSanté)
     ctx.services["dmp"] = build_dmp_client(ctx.settings)  # DMP: XDS.b SOAP or PDSm ([dmp] transport); opens nothing
-    ctx.services.setdefault("deliverers", {})["dmp"] = DmpDeliverer(ctx.services["dmp"])  # outbox kind "dmp"
-    from fhirserver.integrations.outbox.store import OutboxQueue  # (outbox)
-
     ctx.services["outbox"] = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)
-    ctx.services.setdefault("deliverers", {})  # outbox: kind -> Deliverer, used by `dui worker` (dmp, mssante)
-    from fhirserver.integrations.mssante.service import register as register_mssante
-
+    # outbox: kind -> Deliverer, used by `dui worker`
+    ctx.services.setdefault("deliverers", {})["dmp"] = DmpDeliverer(ctx.services["dmp"])
     register_mssante(ctx)  # MSSanté: ctx.services["mssante"] + outbox deliverer "mssante"; no connection opened
     return ctx
