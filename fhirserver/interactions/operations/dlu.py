@@ -39,6 +39,7 @@ from fhirserver.interactions.common import write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.interactions.operations import Operation
+from fhirserver.interactions.operations.params import flag, inputs, one
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.validation.structural import validate_resource
 from mappings.cda.documents import dlu_ehpad, fludt
@@ -53,17 +54,11 @@ CONSCIOUSNESS = {"DLU_002": "DLU_002", "conscient": "DLU_002", "eveille": "DLU_0
                  "DLU_003": "DLU_003", "eveillable": "DLU_003",
                  "DLU_004": "DLU_004", "non-eveillable": "DLU_004"}
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
-_VALUE_KEYS = ("valueString", "valueCode", "valueDateTime", "valueReference", "valueUri", "valueMarkdown")
 
 
 def _param(req: FhirRequest, name: str) -> Any:
-    """A parameter from the ``Parameters`` body, else the query string (None when absent)."""
-    body = req.body
-    if isinstance(body, Mapping) and body.get("resourceType") == "Parameters":
-        for p in body.get("parameter") or []:
-            if isinstance(p, Mapping) and p.get("name") == name:
-                return next((p[k] for k in _VALUE_KEYS if k in p), None)
-    return req.param(name)
+    """A single-valued parameter from the query string or the ``Parameters`` body (None when absent)."""
+    return one(inputs(req), name)
 
 
 def _bad(name: str, message: str) -> Invalid:
@@ -119,17 +114,7 @@ def _destination(req: FhirRequest) -> Any:
 
 
 def _boolean(req: FhirRequest, name: str) -> bool:
-    body = req.body
-    if isinstance(body, Mapping) and body.get("resourceType") == "Parameters":
-        for p in body.get("parameter") or []:
-            if isinstance(p, Mapping) and p.get("name") == name and isinstance(p.get("valueBoolean"), bool):
-                return bool(p["valueBoolean"])
-    value = _param(req, name)
-    if value is None:
-        return False
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise _bad(name, f"must be true or false, found {value!r}")
+    return bool(flag(inputs(req), name))
 
 
 def _store(req: FhirRequest, ctx: Context, session: SqlSession, source: gather_dlu.DluSource, data: bytes,

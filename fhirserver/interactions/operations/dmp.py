@@ -44,6 +44,7 @@ from fhirserver.identity.sharing import has_ins_identifier, require_qualified
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.operations import Operation
 from fhirserver.interactions.operations.cda import n1_generator
+from fhirserver.interactions.operations.params import flag, inputs
 from fhirserver.search.values import instant_text
 from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
@@ -91,32 +92,6 @@ def _refused(message: str, expression: str, code: str = "invalid") -> Unprocessa
 
 
 # --- request ---------------------------------------------------------------------------------------
-
-def _params(req: FhirRequest) -> list[tuple[str, Any]]:
-    out: list[tuple[str, Any]] = list(req.params)
-    body = req.body
-    if body is None:
-        return out
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise Invalid("expected a Parameters resource (or no body)")
-    for p in body.get("parameter") or []:
-        if isinstance(p, dict) and isinstance(p.get("name"), str):
-            out.append((p["name"], next((v for k, v in p.items() if k.startswith("value")), None)))
-    return out
-
-
-def _flag(params: list[tuple[str, Any]], name: str) -> bool:
-    values = [v for k, v in params if k == name]
-    if not values:
-        return False
-    value = values[0]
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise Invalid(f"parameter {name!r} must be true or false, found {value!r}",
-                  [Issue(f"parameter {name!r} must be true or false", expression=(name,))])
-
 
 def _document(req: FhirRequest, ctx: Context, session: SqlSession, *, lock: bool) -> StoredResource:
     doc_id = req.segments[1]
@@ -353,15 +328,15 @@ def _status(ctx: Context, session: SqlSession, stored: StoredResource, kind: str
 # --- handlers --------------------------------------------------------------------------------------
 
 def send_to_dmp(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
-    params = _params(req)
+    params = inputs(req)
     stored = _document(req, ctx, session, lock=True)
-    if _flag(params, "status"):
+    if flag(params, "status"):
         return _status(ctx, session, stored, "dmp")
     return _answer([_queue(req, ctx, session, stored, "dmp", "", "DMP")])
 
 
 def dmp_status(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
-    _params(req)
+    inputs(req)
     return _status(ctx, session, _document(req, ctx, session, lock=False), "dmp")
 
 
@@ -388,15 +363,15 @@ def _message_options(params: list[tuple[str, Any]]) -> dict[str, Any]:
                 f"notificationTo {notify[0]!r} is not an e-mail address", code="value",
                 expression=("notificationTo",))])
         options["notification_to"] = notify[0]
-    if _flag(params, "noReply"):
+    if flag(params, "noReply"):
         options["no_reply"] = True
     return options
 
 
 def send_mssante(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
-    params = _params(req)
+    params = inputs(req)
     stored = _document(req, ctx, session, lock=True)
-    if _flag(params, "status"):
+    if flag(params, "status"):
         return _status(ctx, session, stored, "mssante")
     recipients = _recipients(params)
     options = _message_options(params)
@@ -405,7 +380,7 @@ def send_mssante(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRes
 
 
 def mssante_status(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
-    _params(req)
+    inputs(req)
     return _status(ctx, session, _document(req, ctx, session, lock=False), "mssante")
 
 

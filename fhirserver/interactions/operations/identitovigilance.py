@@ -47,6 +47,8 @@ from fhirserver.identity import duplicates as dup
 from fhirserver.identity.merge import apply_merge, plan_merge, preview_issues
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.operations import Operation
+from fhirserver.interactions.operations.params import flag, one
+from fhirserver.interactions.operations.params import inputs as op_inputs
 from fhirserver.interactions.read import current
 from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
@@ -63,33 +65,8 @@ _MATCH_GRADES = frozenset({"certain", "probable", "possible", "certainly-not"})
 
 # --- parameters ------------------------------------------------------------------------------------
 
-def _inputs(req: FhirRequest) -> list[tuple[str, Any]]:
-    """URL parameters and, for POST, the ``Parameters`` body as (name, value or resource) pairs."""
-    out: list[tuple[str, Any]] = list(req.params)
-    body = req.body
-    if body is None:
-        return out
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise Invalid("the body of this operation must be a Parameters resource")
-    for p in body.get("parameter") or []:
-        if not isinstance(p, dict):
-            continue
-        value = p["resource"] if "resource" in p else next((v for k, v in p.items() if k.startswith("value")),
-                                                           None)
-        out.append((str(p.get("name")), value))
-    return out
-
-
-def _one(inputs: list[tuple[str, Any]], name: str) -> Any:
-    values = [v for k, v in inputs if k == name]
-    if len(values) > 1:
-        raise Invalid(f"parameter {name!r} is given more than once",
-                      [Issue(f"parameter {name!r} is given more than once", expression=(name,))])
-    return values[0] if values else None
-
-
 def _int(inputs: list[tuple[str, Any]], name: str, default: int, low: int, high: int) -> int:
-    raw = _one(inputs, name)
+    raw = one(inputs, name)
     if raw is None:
         return default
     try:
@@ -100,16 +77,6 @@ def _int(inputs: list[tuple[str, Any]], name: str, default: int, low: int, high:
         message = f"parameter {name!r} must be an integer from {low} to {high}, got {raw!r}"
         raise Invalid(message, [Issue(message, expression=(name,))])
     return value
-
-
-def _bool(inputs: list[tuple[str, Any]], name: str) -> bool:
-    raw = _one(inputs, name)
-    if raw in (None, False, "false"):
-        return False
-    if raw in (True, "true"):
-        return True
-    message = f"parameter {name!r} must be true or false, got {raw!r}"
-    raise Invalid(message, [Issue(message, expression=(name,))])
 
 
 # --- assessment rendering --------------------------------------------------------------------------
@@ -162,7 +129,7 @@ def find_candidates(ctx: Context, session: SqlSession, patient: StoredResource,
 def patient_duplicates(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     patient_id = req.segments[1]
     ctx.policy.check(req, "operation", "Patient")
-    inputs = _inputs(req)
+    inputs = op_inputs(req)
     threshold = _int(inputs, "threshold", dup.POSSIBLE, 0, 100)
     patient = current(session, "Patient", patient_id)
     scored = []
@@ -232,7 +199,7 @@ def _candidate_pairs(session: SqlSession, threshold: int
 
 def duplicates_listing(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     ctx.policy.check(req, "operation", "Patient")
-    inputs = _inputs(req)
+    inputs = op_inputs(req)
     threshold = _int(inputs, "threshold", dup.POSSIBLE, 0, 100)
     count = _int(inputs, "_count", DEFAULT_PAIRS, 1, MAX_PAIRS)
     offset = _int(inputs, "_offset", 0, 0, 10**9)
@@ -302,7 +269,7 @@ def _resolve(ctx: Context, session: SqlSession, inputs: list[tuple[str, Any]], r
              base_url: str) -> StoredResource:
     """The Patient named by ``{role}-patient`` (a Reference) and/or ``{role}-patient-identifier``."""
     name = f"{role}-patient"
-    ref = _one(inputs, name)
+    ref = one(inputs, name)
     identifiers = [v for k, v in inputs if k == f"{name}-identifier" and isinstance(v, dict)]
     if isinstance(ref, dict) and isinstance(ref.get("identifier"), dict) and not ref.get("reference"):
         identifiers.append(ref["identifier"])
@@ -333,13 +300,13 @@ def merge(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     ctx.policy.check(req, "operation", "Patient")
     if not isinstance(req.body, dict):
         raise Invalid("$merge needs a Parameters body (source-patient, target-patient)")
-    inputs = _inputs(req)
-    if _one(inputs, "result-patient") is not None:
+    inputs = op_inputs(req)
+    if one(inputs, "result-patient") is not None:
         raise NotSupported("result-patient is not supported: the server builds the result from the target",
                            [Issue("result-patient is not supported: the server builds the result from the "
                                   "target", code="not-supported", expression=_param_expr("result-patient"))])
-    preview = _bool(inputs, "preview")
-    reason = _one(inputs, "reason")
+    preview = flag(inputs, "preview")
+    reason = one(inputs, "reason")
     base_url = req.base_url or ""
     source = _resolve(ctx, session, inputs, "source", base_url)
     target = _resolve(ctx, session, inputs, "target", base_url)

@@ -54,6 +54,7 @@ from fhirserver.identity.traits import TRAIT_LABELS, apply_traits, read_traits
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.interactions.operations import Operation
+from fhirserver.interactions.operations.params import inputs
 from fhirserver.interactions.read import current
 from fhirserver.storage.base import StoredResource
 from fhirserver.storage.sql.repository import SqlSession
@@ -67,16 +68,10 @@ _DEFINITIONS = "https://dui.example.org/fhir/OperationDefinition/"
 
 
 def _params(req: FhirRequest) -> dict[str, Any]:
-    """Parameters in (body) and URL parameters, name -> first value (value[x] or string)."""
-    out: dict[str, Any] = {k: v for k, v in req.params}
-    body = req.body
-    if body is None:
-        return out
-    if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
-        raise Invalid("expected a Parameters resource (or no body)")
-    for p in body.get("parameter") or []:
-        if isinstance(p, dict) and isinstance(p.get("name"), str):
-            out.setdefault(p["name"], next((v for k, v in p.items() if k.startswith("value")), None))
+    """URL parameters and the Parameters body, name -> first value (value[x] or resource)."""
+    out: dict[str, Any] = {}
+    for name, value in inputs(req):
+        out.setdefault(name, value)
     return out
 
 

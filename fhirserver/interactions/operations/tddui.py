@@ -15,11 +15,9 @@ The import side needs no operation: a ``tddui-bundle`` posted to the base URL is
 
 from __future__ import annotations
 
-from typing import Any
-
-from fhirserver.errors import Invalid, Issue
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.operations import Operation
+from fhirserver.interactions.operations.params import flag, inputs
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.tddui import export
 
@@ -28,20 +26,7 @@ DEFINITION = "https://dui.example.org/fhir/OperationDefinition/Patient-tddui-exp
 
 
 def _boolean(req: FhirRequest, name: str) -> bool | None:
-    value: Any = req.param(name)
-    body = req.body
-    if value is None and isinstance(body, dict) and body.get("resourceType") == "Parameters":
-        for p in body.get("parameter") or []:
-            if isinstance(p, dict) and p.get("name") == name:
-                value = p.get("valueBoolean", p.get("valueString"))
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise Invalid(f"parameter {name!r} must be true or false, found {value!r}",
-                  [Issue(f"parameter {name!r} must be true or false", expression=(name,))])
+    return flag(inputs(req), name)
 
 
 def tddui_export(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
