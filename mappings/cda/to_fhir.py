@@ -65,16 +65,6 @@ _NS = {"h": V3}
 #: INS assigning authorities (NIR, NIA, test NIR, demo NIR; french-interop.md §1.1) -> FHIR Identifier.system.
 INS_OIDS = INS_ROOTS
 
-#: DLU-EHPAD volets and XDS-SD (N1) bodies -> XDS formatCode (JDV_J60, french-interop.md §6.2; the same table as
-#: :func:`mappings.xds.metadata.from_cda`, which keeps it private)
-_VOLET_FORMATS = {
-    "1.2.250.1.213.1.1.1.22": "urn:asip:ci-sis:dlu:2015",
-    "1.2.250.1.213.1.1.1.23": "urn:asip:ci-sis:fludt:2017",
-    "1.2.250.1.213.1.1.1.24": "urn:asip:ci-sis:fludr:2017",
-}
-_SD_FORMATS = {"application/pdf": "urn:ihe:iti:xds-sd:pdf:2008", "text/plain": "urn:ihe:iti:xds-sd:text:2008",
-               "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010", "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
-               "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010"}
 _GENDERS = {"F": "female", "M": "male", "U": "unknown"}
 _PARIS = ZoneInfo("Europe/Paris")
 _TS = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d+)?([+-]\d{4})?$")
@@ -425,9 +415,9 @@ def _category(code: str, system: str) -> dict[str, Any] | None:
 def _format(root: etree._Element, media: str | None) -> dict[str, str] | None:
     """``content.format``: the JDV_J60 formatCode of the volet (templateId) or of the N1 body's media type."""
     templates = {t.get("root") for t in _all(root, "h:templateId")}
-    code = next((c for template, c in _VOLET_FORMATS.items() if template in templates), None)
+    code = next((c for template, c in dmp_valuesets.VOLET_FORMAT_CODES.items() if template in templates), None)
     if code is None and XDS_SD_TEMPLATE in templates and media:
-        code = _SD_FORMATS.get(media)
+        code = dmp_valuesets.XDS_SD_FORMAT_CODES.get(media)
     scheme = next((s for c, s in dmp_valuesets.J60_FORMAT_CODE.codes() if c == code), None)
     if code is None or scheme is None:
         return None

@@ -31,18 +31,6 @@ NS = {"h": V3}
 INS_ROOTS = ("1.2.250.1.213.1.4.8", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.11", "1.2.250.1.213.1.4.9")
 IDNPS_ROOT = "1.2.250.1.71.4.2.1"
 XDS_SD_TEMPLATE = "1.3.6.1.4.1.19376.1.2.20"
-_VOLET_FORMATS = {  # volet templateId -> J60 formatCode
-    "1.2.250.1.213.1.1.1.22": "urn:asip:ci-sis:dlu:2015",
-    "1.2.250.1.213.1.1.1.23": "urn:asip:ci-sis:fludt:2017",
-    "1.2.250.1.213.1.1.1.24": "urn:asip:ci-sis:fludr:2017",
-}
-_XDS_SD_FORMATS = {  # nonXMLBody mediaType -> J60 formatCode (ASS_A12)
-    "application/pdf": "urn:ihe:iti:xds-sd:pdf:2008",
-    "text/plain": "urn:ihe:iti:xds-sd:text:2008",
-    "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010",
-    "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
-    "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010",
-}
 _NAME_TYPES = {"BR": "L", "SP": "D", "CL": "D"}  # CDA family@qualifier -> HL7 v2 name type (PID-5.7)
 # Received documents are not trusted: no DTD, no entities, no network; big base64 bodies are allowed.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
@@ -342,10 +330,10 @@ def _confidentiality(r: _Reader, visibility: Sequence[str]) -> tuple[Code, ...]:
 
 def _format_code(r: _Reader) -> Code:
     templates = [str(t) for t in r.all("/h:ClinicalDocument/h:templateId/@root")]
-    code = next((_VOLET_FORMATS[t] for t in templates if t in _VOLET_FORMATS), None)
+    code = next((vs.VOLET_FORMAT_CODES[t] for t in templates if t in vs.VOLET_FORMAT_CODES), None)
     if code is None and XDS_SD_TEMPLATE in templates:
         media = r.text("/h:ClinicalDocument/h:component/h:nonXMLBody/h:text/@mediaType")
-        code = _XDS_SD_FORMATS.get(media)
+        code = vs.XDS_SD_FORMAT_CODES.get(media)
         if code is None:
             r.problem(f"formatCode: no JDV_J60 formatCode for an XDS-SD body of media type {media!r}",
                       "/ClinicalDocument/component/nonXMLBody/text/@mediaType", "formatCode")

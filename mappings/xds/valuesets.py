@@ -235,6 +235,21 @@ J60_FORMAT_CODE = _vs("JDV_J60-FormatCode-DMP", "1.2.250.1.213.1.1.5.8", [
     ("http://www.w3.org/2000/09/xmldsig#", URN, "Default signature style"),
 ])
 
+#: volet templateId (ClinicalDocument/templateId/@root) -> its J60 formatCode
+VOLET_FORMAT_CODES: dict[str, str] = {
+    "1.2.250.1.213.1.1.1.22": "urn:asip:ci-sis:dlu:2015",
+    "1.2.250.1.213.1.1.1.23": "urn:asip:ci-sis:fludt:2017",
+    "1.2.250.1.213.1.1.1.24": "urn:asip:ci-sis:fludr:2017",
+}
+#: media type of an N1 (XDS-SD) body -> its J60 formatCode (ASS_A12)
+XDS_SD_FORMAT_CODES: dict[str, str] = {
+    "application/pdf": "urn:ihe:iti:xds-sd:pdf:2008",
+    "text/plain": "urn:ihe:iti:xds-sd:text:2008",
+    "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010",
+    "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010",
+    "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
+}
+
 J61_HEALTHCARE_FACILITY_TYPE_CODE = _vs("JDV_J61-HealthcareFacilityTypeCode-DMP (J02 codes)",
                                         "1.2.250.1.213.1.1.5.466", [
     ("EXP_PATIENT", TRE_A00_PRODUCTEUR_DOC_NON_PS, "Expression personnelle du patient"),

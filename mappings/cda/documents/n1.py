@@ -14,19 +14,14 @@ import base64
 from mappings.cda.datatypes import Element, el
 from mappings.cda.header import build_header
 from mappings.cda.model import Document, Identifier, VoletParts
+from mappings.xds.valuesets import XDS_SD_FORMAT_CODES
 
 __all__ = ["FORMAT_CODES", "MEDIA_TYPES", "XDS_SD_TEMPLATE", "N1Error", "build_n1"]
 
 XDS_SD_TEMPLATE = "1.3.6.1.4.1.19376.1.2.20"
 
 #: media type -> XDS formatCode (TRE_A11 IheFormatCode, in JDV_J60 FormatCode DMP)
-FORMAT_CODES: dict[str, str] = {
-    "application/pdf": "urn:ihe:iti:xds-sd:pdf:2008",
-    "text/plain": "urn:ihe:iti:xds-sd:text:2008",
-    "image/jpeg": "urn:ihe:iti-fr:xds-sd:jpeg:2010",
-    "image/tiff": "urn:ihe:iti-fr:xds-sd:tiff:2010",
-    "text/rtf": "urn:ihe:iti-fr:xds-sd:rtf:2010",
-}
+FORMAT_CODES: dict[str, str] = XDS_SD_FORMAT_CODES
 MEDIA_TYPES = tuple(FORMAT_CODES)
 
 _MAGIC = {
