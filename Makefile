@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
+# The ANS CDA test kit (not shipped): the team's shared copy when it is there, for the demo's CDA operations.
+export DUI_CDA_KIT_DIR ?= $(abspath $(wildcard ../shared/ans/testcontenucda))
 
 .PHONY: run test install install-test lint clean
 
