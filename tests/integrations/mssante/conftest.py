@@ -6,13 +6,11 @@ import dataclasses
 import email
 import email.policy
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from fhirserver.integrations.mssante.service import MssanteService
 
@@ -68,18 +66,6 @@ class SmtpServer:
     @property
     def received(self) -> list[Received]:
         return self.recorder.received
-
-
-@pytest.fixture()
-def smtp_server() -> Iterator[SmtpServer]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", port, recorder)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture()

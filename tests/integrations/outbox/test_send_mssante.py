@@ -4,34 +4,18 @@ SMTP server (aiosmtpd), one message per recipient, the status on the DocumentRef
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from fhirserver.integrations.mssante.service import MssanteService
 from fhirserver.integrations.outbox import status
 from fhirserver.integrations.outbox.worker import Worker
-from tests.integrations.mssante.conftest import OURS, Recorder, SmtpServer, free_port
+from tests.integrations.mssante.conftest import OURS, SmtpServer
 from tests.integrations.outbox.documents import DEMO_DOC, load_demo_document
 
 DOCTOR = "dr.martin@hopital-test.mssante.fr"
 
 
-@pytest.fixture()
-def mail_server() -> Iterator[SmtpServer]:
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", port, recorder)
-    finally:
-        controller.stop()
-
-
-def test_send_mssante_end_to_end(fhir: Any, context: Any, mail_server: SmtpServer) -> None:
+def test_send_mssante_end_to_end(fhir: Any, context: Any, smtp_server: SmtpServer) -> None:
     """Two recipients, two messages carrying the document's XDM; a second call sends nothing more."""
     load_demo_document(fhir)
     patient_box = next(i["value"] for i in fhir.get("Patient/ehpad-usager-010").get_json()["identifier"]
@@ -41,13 +25,13 @@ def test_send_mssante_end_to_end(fhir: Any, context: Any, mail_server: SmtpServe
         {"name": "notificationTo", "valueString": OURS}]}
     resp = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-mssante", params)
     assert resp.status_code == 202, resp.get_json()
-    settings = dataclasses.replace(context.settings, mssante_sender=OURS, mssante_smtp_host=mail_server.host,
-                                   mssante_smtp_port=mail_server.port, mssante_smtp_starttls=False,
+    settings = dataclasses.replace(context.settings, mssante_sender=OURS, mssante_smtp_host=smtp_server.host,
+                                   mssante_smtp_port=smtp_server.port, mssante_smtp_starttls=False,
                                    mssante_smtp_username="")
     stats = Worker(context, {"mssante": MssanteService(settings).deliverer()}, kinds=["mssante"]).run(once=True)
     assert stats.delivered == 2
-    assert sorted(r for m in mail_server.received for r in m.recipients) == sorted([DOCTOR, patient_box])
-    for message in mail_server.received:
+    assert sorted(r for m in smtp_server.received for r in m.recipients) == sorted([DOCTOR, patient_box])
+    for message in smtp_server.received:
         names = [p.get_filename() for p in message.message.iter_attachments()]
         assert "IHE_XDM.ZIP" in names
         assert message.message["Disposition-Notification-To"] == OURS
@@ -60,7 +44,7 @@ def test_send_mssante_end_to_end(fhir: Any, context: Any, mail_server: SmtpServe
     again = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-mssante", params)
     assert again.status_code == 200
     Worker(context, {"mssante": MssanteService(settings).deliverer()}, kinds=["mssante"]).run(once=True)
-    assert len(mail_server.received) == 2
+    assert len(smtp_server.received) == 2
 
 
 def test_notification_address_is_checked(fhir: Any, context: Any) -> None:
