@@ -1,12 +1,16 @@
-"""Fixtures shared by the integration tests (MSSanté and the outbox both send to a real SMTP server)."""
+"""Fixtures shared by the integration tests: a real SMTP server (MSSanté, outbox) and the DMP sandbox (DMP, outbox)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from fhirserver.integrations.dmp.sandbox import Sandbox, Server
+from fhirserver.integrations.dmp.sandbox_store import Store
 from tests.integrations.mssante.conftest import Recorder, SmtpServer, free_port
 
 
@@ -21,3 +25,15 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield SmtpServer("127.0.0.1", port, recorder)
     finally:
         controller.stop()
+
+
+@pytest.fixture()
+def sandbox(tmp_path: Path, cda_validator: Any) -> Iterator[Server]:
+    """The DMP sandbox validating what it receives with the ANS kit, on a fresh SQLite store."""
+    cda_validator.warm_up()  # the first use loads the schematrons (seconds): not inside a client's timeout
+    server = Server(Sandbox(Store(str(tmp_path / "dmp.sqlite3")), cda_validator)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.sandbox.store.close()

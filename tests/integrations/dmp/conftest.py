@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from lxml import etree
 
 from fhirserver.integrations.dmp.client import Actor, Ins
 from fhirserver.integrations.dmp.deliverer import actor_from_cda, ins_from_cda
-from fhirserver.integrations.dmp.sandbox import Sandbox, Server
-from fhirserver.integrations.dmp.sandbox_store import Store
+from fhirserver.integrations.dmp.sandbox import Server
 from fhirserver.integrations.dmp.vihf import Lps, self_signed
 from fhirserver.integrations.dmp.xds_client import SoapDmpClient
 from tests.conftest import ANS_EXAMPLES
@@ -35,18 +30,6 @@ def n1_actor(n1: bytes) -> Actor:
 @pytest.fixture(scope="session")
 def n1_ins(n1: bytes) -> Ins:
     return ins_from_cda(etree.fromstring(n1))
-
-
-@pytest.fixture()
-def sandbox(tmp_path: Path, cda_validator: Any) -> Iterator[Server]:
-    """A sandbox validating with the ANS kit, on a fresh SQLite store."""
-    cda_validator.warm_up()  # the first use loads the schematrons (seconds): not inside a client's timeout
-    server = Server(Sandbox(Store(str(tmp_path / "dmp.sqlite3")), cda_validator)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        server.sandbox.store.close()
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import requests
 
 from fhirserver.integrations.dmp.deliverer import DmpDeliverer
 from fhirserver.integrations.dmp.pdsm import PdsmDmpClient
-from fhirserver.integrations.dmp.sandbox import Sandbox, Server
-from fhirserver.integrations.dmp.sandbox_store import Store
+from fhirserver.integrations.dmp.sandbox import Server
 from fhirserver.integrations.dmp.vihf import Lps, self_signed
 from fhirserver.integrations.dmp.xds_client import SoapDmpClient
 from fhirserver.integrations.outbox import status
@@ -31,18 +29,6 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 LPS = Lps("LPS-TEST-1", "DUI server", "0.1.0", "")
-
-
-@pytest.fixture()
-def sandbox(tmp_path: Path, cda_validator: Any) -> Iterator[Server]:
-    """The DMP sandbox validating what it receives with the ANS kit, on a fresh store (as tests/integrations/dmp)."""
-    cda_validator.warm_up()
-    server = Server(Sandbox(Store(str(tmp_path / "dmp.sqlite3")), cda_validator)).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        server.sandbox.store.close()
 
 
 def registered(sandbox: Server) -> dict[str, dict[str, Any]]:
