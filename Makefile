@@ -16,8 +16,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed tests/node/node_modules/.installed
 	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+# the tests' real peers in Node: the stand-in OpenID provider (oidc-provider) and the SMART JS client (fhirclient)
+tests/node/node_modules/.installed: tests/node/package.json tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
 	touch $@
 
 install: $(VENV)/.installed
@@ -37,4 +42,4 @@ lint: install-test
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache tests/node/node_modules

@@ -26,6 +26,9 @@ class FhirRequest:
     principal: Any = None
     #: id chosen in advance by a transaction for a POST entry (urn:uuid resolution)
     assigned_id: str | None = None
+    #: the database session the interaction runs in (set by the router), so that the access policy reads what an
+    #: earlier entry of the same transaction Bundle wrote; None outside the router (then the policy opens its own)
+    session: Any = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -129,6 +129,7 @@ def dispatch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespons
     handler, writes = route(req)
     if writes is None:
         return cast(Standalone, handler)(req, ctx)
+    req.session = session
     return cast(Handler, handler)(req, ctx, session)
 
 
@@ -139,6 +140,11 @@ def handle(req: FhirRequest, ctx: Context) -> FhirResponse:
         if writes is None:
             return cast(Standalone, handler)(req, ctx)
         session_handler = cast(Handler, handler)
-        return ctx.repo.run(lambda session: session_handler(req, ctx, session), write=writes)
+
+        def run(session: SqlSession) -> FhirResponse:
+            req.session = session
+            return session_handler(req, ctx, session)
+
+        return ctx.repo.run(run, write=writes)
     except FhirError as exc:
         return outcome_response(exc)
