@@ -7,6 +7,7 @@ The FHIR core knows nothing of INS, RNIV or FR Core; everything French is regist
 from __future__ import annotations
 
 from fhirserver import tddui
+from fhirserver.audit.trail import AuditTrail
 from fhirserver.documents.validation import build_cda_validator
 from fhirserver.identity.hooks import IdentityHook
 from fhirserver.identity.insi import build_insi_client
@@ -33,5 +34,6 @@ def configure(ctx: Context) -> Context:
     ctx.services["outbox"] = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)
     # outbox: kind -> Deliverer, used by `dui worker`
     ctx.services.setdefault("deliverers", {})["dmp"] = DmpDeliverer(ctx.services["dmp"])
+    ctx.services["audit"] = AuditTrail(ctx.repo, enabled=ctx.settings.audit_enabled)  # AuditEvents (fail closed)
     register_mssante(ctx)  # MSSanté: ctx.services["mssante"] + outbox deliverer "mssante"; no connection opened
     return ctx

@@ -75,6 +75,9 @@ class Settings:
     auth_local_accounts: bool = True
     auth_lockout_threshold: int = 5
     auth_lockout_minutes: int = 15
+    auth_identity_providers_file: str = "identity_providers.toml"
+    audit_enabled: bool = True
+    audit_retention_days: int = 365
     config_dir: Path = field(default=CONFIG_DIR)
 
     @property
@@ -139,6 +142,9 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "auth_local_accounts": ("auth", "local_accounts"),
     "auth_lockout_threshold": ("auth", "lockout_threshold"),
     "auth_lockout_minutes": ("auth", "lockout_minutes"),
+    "auth_identity_providers_file": ("auth", "identity_providers_file"),
+    "audit_enabled": ("audit", "enabled"),
+    "audit_retention_days": ("audit", "retention_days"),
 }
 #: settings restricted to a list of values: setting -> allowed values
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -194,6 +200,8 @@ def load_settings(config_dir: Path | None = None, **overrides: Any) -> Settings:
         if name in _CHOICES and values[name] not in _CHOICES[name]:
             raise SettingsError(f"setting [{section}] {key}: {values[name]!r} is not one of "
                                 f"{', '.join(_CHOICES[name])}")
+    if values["audit_retention_days"] < 1:
+        raise SettingsError("setting [audit] retention_days must be at least 1 (CNIL: 6 months to 1 year)")
     url_override = overrides.get("database_url") or os.environ.get("DUI_DATABASE_URL")
     if url_override:
         values["database_url"] = url_override

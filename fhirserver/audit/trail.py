@@ -1,0 +1,77 @@
+"""The audit trail service: writes AuditEvents, fail closed (``ctx.services["audit"]``).
+
+https://hl7.org/fhir/R4/auditevent.html; ../shared/specs/smart-auth-portals.md §9.2 (traçabilité) and §8 (ASVS
+V16: security events logged, log integrity). An event is written inside the caller's SqlSession when given (a write
+and its AuditEvent commit together), else in its own short write transaction. Any failure raises
+:class:`fhirserver.errors.Unavailable` (503): the caller must not answer with data it could not audit.
+
+With ``[audit] enabled = false`` nothing is written (tests and benchmarks only).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fhirserver.audit import events
+from fhirserver.audit.events import Actor, Entity, EventSpec
+from fhirserver.errors import Unavailable
+from fhirserver.interactions.common import new_id
+from fhirserver.storage.sql.repository import SqlRepository, SqlSession
+
+log = logging.getLogger(__name__)
+OBSERVER = "dui-fhir-server"
+
+
+class AuditTrail:
+    """Builds and stores AuditEvents."""
+
+    def __init__(self, repo: SqlRepository, *, enabled: bool = True, observer: str = OBSERVER) -> None:
+        self.repo = repo
+        self.enabled = enabled
+        self.observer = observer
+
+    def record_event(self, *, kind: str, outcome: str, who: str | None = None, username: str | None = None,
+                     client_id: str | None = None, patient: str | None = None, entity: str | None = None,
+                     detail: str | None = None, network: str | None = None, session: Any = None) -> None:
+        """kind: "login" | "logout" | "token" | "consent" | "invitation" | "delegation";
+        outcome: "success" | "failure"; who: the acting user's fhirUser ("Practitioner/1") when known;
+        patient: the usager concerned (so the event appears in "qui a consulté mon dossier");
+        entity: a reference the event is about ("Consent/7"); detail: a short non-health text (never a password,
+        never a token); session: write inside that SqlSession when given, else in its own transaction."""
+        entities: list[Entity] = []
+        if entity:
+            entities.append(Entity(reference=entity))
+        if patient:
+            entities.append(events.patient_entity(patient))
+        actor = Actor(who=who, username=username, client_id=client_id, network=network)
+        self.record(events.kind_spec(kind, outcome, actor, tuple(entities), _short(detail)), session=session)
+
+    def record(self, spec: EventSpec, *, session: SqlSession | None = None) -> None:
+        """Store one AuditEvent; raise Unavailable (503) when it cannot be written."""
+        if not self.enabled:
+            return
+        self.write(events.build(spec, self.observer), session)
+
+    def write(self, resource: dict[str, Any], session: SqlSession | None) -> None:
+        """Insert a built AuditEvent (the seam tests replace to simulate a failing store)."""
+        try:
+            if session is not None:
+                session.create("AuditEvent", resource, new_id())
+            else:
+                self.repo.run(lambda s: s.create("AuditEvent", resource, new_id()), write=True)
+        except Unavailable:
+            raise
+        except Exception as exc:  # any storage failure: fail closed
+            log.error("audit event could not be written: %s", type(exc).__name__)
+            raise Unavailable("the access could not be recorded in the audit trail; try again later") from exc
+
+
+def _short(detail: str | None) -> str | None:
+    return detail[:200] if detail else None
+
+
+def trail_of(services: dict[str, Any]) -> AuditTrail | None:
+    """The registered trail, or None when the domain did not register one."""
+    trail = services.get("audit")
+    return trail if isinstance(trail, AuditTrail) else None
