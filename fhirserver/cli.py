@@ -175,13 +175,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fhirserver.demo import build_demo_bundle
 
     bundle = build_demo_bundle()
+    from fhirserver.auth.operator import ensure_demo_access
+    from fhirserver.auth.store import AuthStore
+
     with _context(_settings(args)) as ctx:
         status, detail = _submit(ctx, bundle)
         analyze(ctx.repo.engine)
+        access = ensure_demo_access(AuthStore(ctx.repo.engine)) if status < 400 else []
     if status >= 400:
         print(f"demo data could not be loaded: HTTP {status} {detail}", file=sys.stderr)
         return 1
     print(f"demo data loaded: {len(bundle['entry'])} resources (EHPAD Les Tilleuls, SSIAD du Val de Saône)")
+    for line in access:
+        print(line)
     return 0
 
 
@@ -304,12 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # each package adds its own sub-commands (register(sub) -> None)
     from fhirserver.auth import cli as auth_cli
+    from fhirserver.auth.identity import cli as identity_cli  # dui invitations
+    from fhirserver.auth import operator as auth_operator
     from fhirserver.documents import cli as cda_cli
     from fhirserver.integrations.dmp import cli as dmp_cli
     from fhirserver.integrations.mssante import cli as mssante_cli
     from fhirserver.integrations.outbox import cli as outbox_cli
 
-    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli, auth_cli):
+    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli, auth_cli, auth_operator, identity_cli):
         module.register(sub)
     return parser
 

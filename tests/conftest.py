@@ -62,7 +62,10 @@ CDA_CACHE = Path(__file__).resolve().parents[1] / "var" / "cda-cache"
 
 @pytest.fixture(scope="session")
 def context(database_url: str) -> Any:
-    settings = load_settings(database_url=database_url, cda_kit_dir=str(ANS_KIT), cda_cache_dir=str(CDA_CACHE))
+    # the FHIR, French-layer and document suites exercise the interactions without tokens; tests/auth and
+    # tests/audit build their own context with auth_required=True (the default) and real tokens
+    settings = load_settings(database_url=database_url, cda_kit_dir=str(ANS_KIT), cda_cache_dir=str(CDA_CACHE),
+                             auth_required=False)
     ctx = build_context(settings)
     upgrade(ctx.repo.engine)
     yield ctx

@@ -80,7 +80,7 @@ def client_with(app: Any, database_url: str) -> Iterator[Callable[..., FhirClien
     contexts: list[Any] = []
 
     def make(**overrides: Any) -> FhirClient:
-        ctx = build_context(load_settings(database_url=database_url, **overrides))
+        ctx = build_context(load_settings(database_url=database_url, **{"auth_required": False, **overrides}))
         contexts.append(ctx)
         application = create_app(ctx.settings, context=ctx)
         application.testing = True
