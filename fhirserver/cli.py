@@ -310,8 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # each package adds its own sub-commands (register(sub) -> None)
     from fhirserver.auth import cli as auth_cli
-    from fhirserver.auth.identity import cli as identity_cli  # dui invitations
     from fhirserver.auth import operator as auth_operator
+    from fhirserver.auth.identity import cli as identity_cli  # dui invitations
     from fhirserver.documents import cli as cda_cli
     from fhirserver.integrations.dmp import cli as dmp_cli
     from fhirserver.integrations.mssante import cli as mssante_cli

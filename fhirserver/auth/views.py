@@ -251,21 +251,31 @@ def _safe_next(value: str | None) -> str:
 
 
 def _login_page(target: str, error: str | None, username: str, status: int = 200) -> Response:
-    """The login form, with a fresh double-submit token against login CSRF (cookie + hidden field)."""
+    """The login page: the enabled external providers' buttons, and the local form (with a fresh double-submit
+    token against login CSRF, cookie + hidden field) when local accounts are on."""
+    from fhirserver.auth.identity.views import buttons
+
     token = new_token(24)
-    resp = _page("auth/login.html", status, next=target, error=error, username=username, csrf=token)
-    resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
-                    path="/auth/login", max_age=3600)
+    local = _state().ctx.settings.auth_local_accounts
+    resp = _page("auth/login.html", status, next=target, error=error, username=username, csrf=token,
+                 providers=buttons(target), local=local)
+    if local:
+        resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
+                        path="/auth/login", max_age=3600)
     return resp
 
 
 @bp.route("/auth/login", methods=["GET", "POST"])
 def login() -> Any:
+    from fhirserver.auth.identity.audit import record
+    from fhirserver.auth.identity.views import buttons
+
     state = _state()
     settings = state.ctx.settings
     target = _safe_next(request.values.get("next"))
-    if not settings.auth_local_accounts:
-        return _error_page("Connexion impossible", "Les comptes locaux sont désactivés sur ce serveur.", 503)
+    if not settings.auth_local_accounts and (request.method == "POST" or not buttons(target)):
+        return _error_page("Connexion impossible", "Les comptes locaux sont désactivés sur ce serveur"
+                           + (" : utilisez un des fournisseurs d'identité proposés." if buttons(target) else "."), 503)
     if request.method == "GET":
         return _login_page(target, None, "")
     if not request.cookies.get(LOGIN_COOKIE) or not _csrf_ok(request.cookies[LOGIN_COOKIE]):
@@ -276,12 +286,16 @@ def login() -> Any:
     user = state.store.check_password(username, password, settings.auth_lockout_threshold,
                                       settings.auth_lockout_minutes) if username and password else None
     if user is None:
+        record(state.ctx, "login", "failure", username=username[:100] or None, detail="local login refused",
+               network=request.remote_addr)
         message = ("Identifiant ou mot de passe incorrect. Après plusieurs échecs, le compte est verrouillé "
                    f"pendant {settings.auth_lockout_minutes} minutes.")
         return _login_page(target, message, username, 401)
     from datetime import timedelta
 
     sid, _ = state.store.open_session(user.id, timedelta(hours=SESSION_HOURS))
+    record(state.ctx, "login", "success", who=user.fhir_user, username=user.username, detail="local login",
+           network=request.remote_addr)
     resp = redirect(target, 303)
     resp.delete_cookie(LOGIN_COOKIE, path="/auth/login")
     resp.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", secure=request.is_secure, path="/auth",
@@ -291,16 +305,29 @@ def login() -> Any:
 
 @bp.post("/auth/logout")
 def logout() -> Any:
+    """Close the session; after an external login, continue to the provider's logout (RP-initiated logout with
+    ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``)."""
+    from fhirserver.auth.identity.audit import record
+    from fhirserver.auth.identity.views import logout_redirect
+
     current = _session()
+    target = "/auth/login"
     if current is not None and _csrf_ok(current[1]):
-        _state().store.close_session(request.cookies.get(COOKIE, ""))
-    resp = redirect("/auth/login", 303)
+        sid = request.cookies.get(COOKIE, "")
+        target = logout_redirect(sid) or target
+        _state().store.close_session(sid)
+        record(_state().ctx, "logout", "success", who=current[0].fhir_user, username=current[0].username,
+               network=request.remote_addr)
+    resp = redirect(target, 303)
     resp.delete_cookie(COOKIE, path="/auth")
     return resp
 
 
 @bp.get("/auth/apps")
 def apps() -> Any:
+    from fhirserver.auth.identity import psc
+    from fhirserver.auth.identity.views import identity_state
+
     current = _session()
     if current is None:
         return redirect("/auth/login?" + urlencode({"next": "/auth/apps"}), 302)
@@ -308,11 +335,15 @@ def apps() -> Any:
     grants = [{"id": g["id"], "client": g["name"] or g["client_id"], "created": g["created"],
                "patient": g["patient"], "scopes": [scopes.describe(t) for t in scopes.split(g["scope"])]}
               for g in _state().store.user_grants(user.id)]
-    return _page("auth/apps.html", user=user, grants=grants, csrf=csrf, message=request.args.get("done"))
+    lines = psc.summary(identity_state().store.identity_claims(user.id))
+    return _page("auth/apps.html", user=user, grants=grants, csrf=csrf, message=request.args.get("done"),
+                 identity_lines=lines)
 
 
 @bp.post("/auth/apps/revoke")
 def revoke_app() -> Any:
+    from fhirserver.auth.identity.audit import record
+
     current = _session()
     if current is None:
         return redirect("/auth/login?" + urlencode({"next": "/auth/apps"}), 302)
@@ -323,6 +354,8 @@ def revoke_app() -> Any:
     if _state().store.grant_owner(grant_id) != user.id:
         return _error_page("Autorisation inconnue", "Cette autorisation n'existe pas ou n'est pas la vôtre.", 404)
     _state().store.revoke_grant(grant_id, "revoked by the user")
+    record(_state().ctx, "consent", "success", who=user.fhir_user, username=user.username,
+           detail="authorization revoked by the user", network=request.remote_addr)
     return redirect("/auth/apps?done=1", 303)
 
 
