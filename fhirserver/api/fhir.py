@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, request
 
+from fhirserver.audit.rest import REMOTE_ADDR
 from fhirserver.errors import FhirError, Invalid, NotAcceptable, UnsupportedMediaType
 from fhirserver.fhir.xml import FhirXmlError, resource_to_xml, xml_to_resource
 from fhirserver.interactions.common import outcome_response
@@ -107,6 +108,7 @@ def fhir(path: str) -> Response:
         body, form = _parse_body() if request.method in ("POST", "PUT", "PATCH") else (None, [])
         params = list(request.args.items(multi=True)) + form
         headers = {k.lower(): v for k, v in request.headers.items()}
+        headers[REMOTE_ADDR] = request.remote_addr or ""  # the socket's address for the audit, never the client's
         method = "GET" if request.method == "HEAD" else request.method
         req = FhirRequest(method=method, path=path.strip("/"), params=params, headers=headers, body=body,
                           base_url=base_url(), principal=getattr(request, "dui_principal", None))

@@ -29,6 +29,8 @@ SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
 NETWORK_TYPE_IP = "2"  # https://hl7.org/fhir/R4/valueset-network-type.html: IP address
 #: the CodeSystem of the non-FHIR events (login, token, consent …): this server's own codes
 EVENT_SUBTYPE = "urn:dui:audit-event"
+#: the CodeSystem of the operation names in the second subtype coding of an ``operation`` event
+OPERATION = "urn:dui:fhir-operation"
 OUTCOMES = {"success": "0", "minor": "4", "serious": "8"}
 
 #: subtype (restful-interaction) -> action (C/R/U/D/E)
@@ -80,7 +82,7 @@ class EventSpec:
     """Everything that varies between AuditEvents."""
 
     type_code: tuple[str, str, str]  # (system, code, display)
-    subtype: tuple[str, str, str] | None
+    subtype: tuple[tuple[str, str, str], ...]
     action: str
     actor: Actor
     entities: tuple[Entity, ...] = ()
@@ -150,7 +152,7 @@ def build(spec: EventSpec, observer: str) -> dict[str, Any]:
                    "type": [_coding(SOURCE_TYPE, "4", "Application Server")]},
     }
     if spec.subtype:
-        event["subtype"] = [_coding(*spec.subtype)]
+        event["subtype"] = [_coding(*code) for code in spec.subtype]
     if spec.outcome.description:
         event["outcomeDesc"] = spec.outcome.description
     if spec.entities:
@@ -165,9 +167,11 @@ def patient_entity(reference: str) -> Entity:
 
 def rest_spec(interaction: str, actor: Actor, entities: tuple[Entity, ...], outcome: Outcome,
               operation: str | None = None) -> EventSpec:
-    """A FHIR REST interaction: type ``rest``, subtype the restful-interaction code (or ``operation`` + name)."""
-    subtype = (RESTFUL, interaction, interaction) if interaction != "operation" else \
-        (RESTFUL, "operation", operation or "operation")
+    """A FHIR REST interaction: type ``rest``, subtype the restful-interaction code; an operation has a second
+    subtype coding, its name (``$everything``)."""
+    subtype: tuple[tuple[str, str, str], ...] = ((RESTFUL, interaction, interaction),)
+    if interaction == "operation" and operation:
+        subtype += ((OPERATION, operation, operation),)
     return EventSpec(type_code=(AUDIT_TYPE, "rest", "RESTful Operation"), subtype=subtype,
                      action=ACTIONS.get(interaction, "E"), actor=actor, entities=entities, outcome=outcome)
 
@@ -188,5 +192,5 @@ def kind_spec(kind: str, outcome: str, actor: Actor, entities: tuple[Entity, ...
         raise ValueError(f"unknown audit outcome {outcome!r}")
     code, display, action = KINDS[kind]
     result = Outcome("0", detail) if outcome == "success" else Outcome("4", detail or f"{kind} failed")
-    return EventSpec(type_code=(DICOM, code, display), subtype=(EVENT_SUBTYPE, kind, kind), action=action,
+    return EventSpec(type_code=(DICOM, code, display), subtype=((EVENT_SUBTYPE, kind, kind),), action=action,
                      actor=actor, entities=entities, outcome=result)

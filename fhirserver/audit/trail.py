@@ -11,7 +11,10 @@ With ``[audit] enabled = false`` nothing is written (tests and benchmarks only).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from fhirserver.audit import events
 from fhirserver.audit.events import Actor, Entity, EventSpec
@@ -21,6 +24,10 @@ from fhirserver.storage.sql.repository import SqlRepository, SqlSession
 
 log = logging.getLogger(__name__)
 OBSERVER = "dui-fhir-server"
+
+
+class AuditUnavailable(Unavailable):
+    """The AuditEvent could not be written: the request fails with 503 and returns no data."""
 
 
 class AuditTrail:
@@ -48,23 +55,36 @@ class AuditTrail:
         self.record(events.kind_spec(kind, outcome, actor, tuple(entities), _short(detail)), session=session)
 
     def record(self, spec: EventSpec, *, session: SqlSession | None = None) -> None:
-        """Store one AuditEvent; raise Unavailable (503) when it cannot be written."""
+        """Store one AuditEvent; raise AuditUnavailable (503) when it cannot be written."""
+        self.record_with(lambda _session: spec, session=session)
+
+    def record_with(self, make: Callable[[SqlSession], EventSpec], *, session: SqlSession | None = None) -> None:
+        """Build the event inside the write's session (``make`` may query it, e.g. the Patient compartments of
+        what was returned) and store it there; with no session, in a short write transaction of its own."""
         if not self.enabled:
             return
-        self.write(events.build(spec, self.observer), session)
-
-    def write(self, resource: dict[str, Any], session: SqlSession | None) -> None:
-        """Insert a built AuditEvent (the seam tests replace to simulate a failing store)."""
         try:
             if session is not None:
-                session.create("AuditEvent", resource, new_id())
+                self._store(session, make)
             else:
-                self.repo.run(lambda s: s.create("AuditEvent", resource, new_id()), write=True)
-        except Unavailable:
+                self.repo.run(lambda own: self._store(own, make), write=True)
+        except AuditUnavailable:
             raise
-        except Exception as exc:  # any storage failure: fail closed
+        except DBAPIError:
+            if session is not None:
+                raise  # inside the caller's transaction: it rolls back (or is retried) with the write
+            log.error("audit event could not be written: database error")
+            raise AuditUnavailable("the access could not be recorded in the audit trail; try again later") from None
+        except Exception as exc:  # any failure, storage or builder: fail closed
             log.error("audit event could not be written: %s", type(exc).__name__)
-            raise Unavailable("the access could not be recorded in the audit trail; try again later") from exc
+            raise AuditUnavailable("the access could not be recorded in the audit trail; try again later") from exc
+
+    def _store(self, session: SqlSession, make: Callable[[SqlSession], EventSpec]) -> None:
+        self.write(session, events.build(make(session), self.observer))
+
+    def write(self, session: SqlSession, resource: dict[str, Any]) -> None:
+        """Insert a built AuditEvent (the seam tests replace to simulate a failing store)."""
+        session.create("AuditEvent", resource, new_id())
 
 
 def _short(detail: str | None) -> str | None:

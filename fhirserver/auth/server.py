@@ -34,6 +34,7 @@ from authlib.oidc.core import OpenIDCode
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from fhirserver.audit import oauth as audit
 from fhirserver.auth import assertion, scopes
 from fhirserver.auth.keys import SigningKey
 from fhirserver.auth.models import AuthorizationCode, Client, Token, User, epoch, utcnow
@@ -130,6 +131,17 @@ class SmartServer(AuthorizationServer):
             token["encounter"] = encounter
         if code is not None or previous is not None:
             token["smart_style_url"] = urls.auth("smart-style.json")
+        grant_type = "authorization_code" if code is not None else "refresh_token" if previous is not None \
+            else "client_credentials"
+        audit.token_issued(grant_type, user, client.client_id, patient, token["scope"])
+
+    def handle_error_response(self, request: Any, error: Any) -> Any:
+        """Token requests refused (invalid grant, client, scope …) are audited before the error goes out."""
+        payload = getattr(request, "payload", None)
+        grant_type = getattr(payload, "grant_type", None)
+        if grant_type:  # the token endpoint (authorization errors are redirects the login pages audit)
+            audit.token_refused(grant_type, getattr(payload, "client_id", None), str(error.error))
+        return super().handle_error_response(request, error)
 
 
 class S256Challenge(CodeChallenge):
@@ -210,6 +222,7 @@ class SmartCodeGrant(AuthorizationCodeGrant):
             code_challenge_method=data["code_challenge_method"], nonce=data.get("nonce"),
             aud=getattr(request, "dui_aud", ""), auth_time=getattr(request, "dui_auth_time", epoch())),
             server.settings.auth_code_ttl_seconds)
+        audit.consent_given(user, request.client.client_id, patient, scope)
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         return self.server.store.claim_code(code, client.client_id)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from fhirserver.audit import rest as audit
+from fhirserver.audit.trail import AuditTrail, AuditUnavailable
 from fhirserver.errors import FhirError, MethodNotAllowed, NotFound
 from fhirserver.interactions import (
     capabilities,
@@ -125,26 +127,59 @@ def route(req: FhirRequest) -> tuple[Handler | Standalone, bool | None]:
 
 
 def dispatch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
-    """Run a request inside an existing session (a transaction entry)."""
+    """Run a request inside an existing session (a transaction entry); its AuditEvent is written in that session,
+    so it commits (or rolls back) with the transaction."""
+    audit.append_only(req)
     handler, writes = route(req)
     if writes is None:
         return cast(Standalone, handler)(req, ctx)
     req.session = session
-    return cast(Handler, handler)(req, ctx, session)
+    trail = audit.active_trail(req, ctx)
+    before = audit.before_write(session, req) if trail and writes else None
+    resp = cast(Handler, handler)(req, ctx, session)
+    if trail:
+        audit.record_success(trail, req, resp, session, before)
+    return resp
 
 
 def handle(req: FhirRequest, ctx: Context) -> FhirResponse:
-    """Run one request in its own database transaction; every FhirError becomes an OperationOutcome here."""
+    """Run one request in its own database transaction; every FhirError becomes an OperationOutcome here.
+
+    With a principal, the interaction is audited (:mod:`fhirserver.audit.rest`): a write and its AuditEvent commit
+    together; a read's AuditEvent is written in its own transaction before the response leaves; a refusal or an
+    error is recorded after the rollback. If the AuditEvent cannot be written the answer is a 503 without data.
+    """
+    trail = audit.active_trail(req, ctx)
     try:
-        handler, writes = route(req)
-        if writes is None:
-            return cast(Standalone, handler)(req, ctx)
-        session_handler = cast(Handler, handler)
-
-        def run(session: SqlSession) -> FhirResponse:
-            req.session = session
-            return session_handler(req, ctx, session)
-
-        return ctx.repo.run(run, write=writes)
-    except FhirError as exc:
+        audit.append_only(req)
+        resp = _run(req, ctx, trail)
+    except AuditUnavailable as exc:
         return outcome_response(exc)
+    except FhirError as exc:
+        if trail is not None:
+            try:
+                audit.record_failure(trail, req, exc)
+            except AuditUnavailable as audit_exc:
+                return outcome_response(audit_exc)
+        return outcome_response(exc)
+    return resp
+
+
+def _run(req: FhirRequest, ctx: Context, trail: AuditTrail | None) -> FhirResponse:
+    handler, writes = route(req)
+    if writes is None:
+        return cast(Standalone, handler)(req, ctx)  # a Bundle: its entries are audited one by one
+    session_handler = cast(Handler, handler)
+
+    def run(session: SqlSession) -> FhirResponse:
+        req.session = session
+        before = audit.before_write(session, req) if trail and writes else None
+        resp = session_handler(req, ctx, session)
+        if trail and writes:
+            audit.record_success(trail, req, resp, session, before)
+        return resp
+
+    resp = ctx.repo.run(run, write=writes)
+    if trail and not writes:
+        audit.record_success(trail, req, resp, None)
+    return resp
