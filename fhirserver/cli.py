@@ -309,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     # each package adds its own sub-commands (register(sub) -> None)
+    from fhirserver.audit import cli as audit_cli  # dui audit purge
     from fhirserver.auth import cli as auth_cli
     from fhirserver.auth import operator as auth_operator
     from fhirserver.auth.identity import cli as identity_cli  # dui invitations
@@ -317,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fhirserver.integrations.mssante import cli as mssante_cli
     from fhirserver.integrations.outbox import cli as outbox_cli
 
-    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli, auth_cli, auth_operator, identity_cli):
+    for module in (cda_cli, dmp_cli, outbox_cli, mssante_cli, auth_cli, auth_operator, identity_cli, audit_cli):
         module.register(sub)
     return parser
 
