@@ -5,8 +5,8 @@
 // Clients: "psc-client" (client_secret_basic, JSON userinfo) and "fc-client" (client_secret_post, userinfo signed
 // RS256 as application/jwt); PKCE required for both. Logins: "rpps-<11 digits>" get PSC claims (SubjectNameID
 // "8"+RPPS, SubjectRefPro); others get FranceConnect identité pivot claims ("other-…": another person). The login
-// form is answered here (not by devInteractions) so that the session's acr is set: "low-…" logins get eidas1,
-// the others eidas2. The consent form is devInteractions'.
+// and consent forms (devInteractions' pages) are answered here so that the session's acr is set: "low-…" logins
+// get eidas1, the others eidas2.
 import http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -114,17 +114,37 @@ function readBody(req) {
   });
 }
 
+async function consent(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt: { details: missing }, params, session: { accountId } } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId, clientId: params.client_id });
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scope] of Object.entries(missing.missingResourceScopes || {})) {
+    grant.addResourceScope(indicator, scope.join(' '));
+  }
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+// the devInteractions pages post both forms to /interaction/<uid> (field "prompt"); answered here
 const server = http.createServer(async (req, res) => {
-  const match = req.method === 'POST' && /^\/interaction\/[^/]+\/login$/.test(req.url || '');
-  if (!match) {
+  if (!(req.method === 'POST' && /^\/interaction\/[^/]+$/.test(req.url || ''))) {
     callback(req, res);
     return;
   }
   try {
-    const login = new URLSearchParams(await readBody(req)).get('login') || 'anonymous';
-    const acr = login.startsWith('low-') ? 'eidas1' : 'eidas2';
-    await provider.interactionFinished(req, res, { login: { accountId: login, acr } },
-      { mergeWithLastSubmission: false });
+    const form = new URLSearchParams(await readBody(req));
+    if (form.get('prompt') === 'login') {
+      const login = form.get('login') || 'anonymous';
+      const acr = login.startsWith('low-') ? 'eidas1' : 'eidas2';
+      await provider.interactionFinished(req, res, { login: { accountId: login, acr } },
+        { mergeWithLastSubmission: false });
+    } else {
+      await consent(req, res);
+    }
   } catch (err) {
     res.statusCode = 500;
     res.end(String(err));

@@ -38,26 +38,28 @@ def test_es256_id_token_is_accepted(oidc: Env, evil: EvilIdp) -> None:
     assert logged_in(evil_login(oidc, evil, alg="ES256"))
 
 
-@pytest.mark.parametrize("mode", [
-    {"nonce": "not-the-nonce-we-sent-0123456789abcdef"},
-    {"iss": "http://127.0.0.1:1/another-issuer"},
-    {"aud": "someone-else"},
-    {"alg": "none"},
-    {"signer": "stranger"},
-    {"kid": "ghost"},
-    {"acr": "eidas0"},
-    {"acr": None},
-    {"userinfo_sub": "another-subject"},
-    {"callback_iss": "http://127.0.0.1:1/mix-up"},
-    {"iat": 1_000_000},
+@pytest.mark.parametrize(("mode", "reason"), [
+    ({"nonce": "not-the-nonce-we-sent-0123456789abcdef"}, "id_token nonce does not match"),
+    ({"iss": "http://127.0.0.1:1/another-issuer"}, "id_token iss is not the provider's issuer"),
+    ({"aud": "someone-else"}, "id_token aud is not our client id"),
+    ({"alg": "none"}, "signature algorithm 'none' not accepted"),
+    ({"signer": "stranger"}, "bad signature"),
+    ({"kid": "ghost"}, "unknown signing key"),
+    ({"acr": "eidas0"}, "acr 'eidas0' lower than eidas1"),
+    ({"acr": None}, "acr None lower than eidas1"),
+    ({"userinfo_sub": "another-subject"}, "userinfo sub differs from the id_token sub"),
+    ({"callback_iss": "http://127.0.0.1:1/mix-up"}, "callback iss is not the provider's issuer"),
+    ({"iat": 1_000_000}, "id_token iat missing or out of range"),
 ], ids=["nonce", "iss", "aud", "alg-none", "bad-signature", "unknown-kid", "low-acr", "no-acr", "userinfo-sub",
         "callback-iss", "old-iat"])
-def test_twisted_answer_is_refused(oidc: Env, evil: EvilIdp, mode: dict[str, object]) -> None:
-    """Each twisted provider answer is refused with a French alert and no session cookie."""
+def test_twisted_answer_is_refused(oidc: Env, evil: EvilIdp, mode: dict[str, object], reason: str) -> None:
+    """Each twisted provider answer is refused for its own reason, with a French alert and no session cookie."""
     resp = evil_login(oidc, evil, **mode)
-    assert resp.status_code in (401, 403), resp.text
+    assert resp.status_code == 401, resp.text
     assert "dui_auth_session" not in resp.cookies
     assert parse_page(resp.text).alerts and 'lang="fr"' in resp.text
+    details = [str(e.get("outcomeDesc")) for e in audit_events(oidc) if e["subtype"][0]["code"] == "login"]
+    assert any(d.startswith(reason) for d in details), details
 
 
 def test_rotated_key_is_fetched_again(oidc: Env, evil: EvilIdp) -> None:
