@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fhirserver import tddui
 from fhirserver.audit.trail import AuditTrail
+from fhirserver.auth.delegation import DelegationHook
 from fhirserver.documents.validation import build_cda_validator
 from fhirserver.identity.hooks import IdentityHook
 from fhirserver.identity.insi import build_insi_client
@@ -25,6 +26,7 @@ def configure(ctx: Context) -> Context:
     """Register validators, hooks and services on a freshly built context."""
     ctx.validators.append(IdentityValidator(ctx.settings.ins_environment))  # national identifiers, RNIV status
     ctx.hooks.append(IdentityHook(ctx.settings.fr_core_version))  # RNIV wire form, downgrades, declared status
+    ctx.hooks.append(DelegationHook())  # aidant delegation Consents (fhirserver.auth.delegation): 422 if malformed
     ctx.services["insi"] = build_insi_client(ctx.settings)  # INSi teleservice (simulator or SOAP seam)
     ctx.validators.append(profile_validator(ctx.settings))  # config/profiles/ (fhirserver.profiles)
     ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only

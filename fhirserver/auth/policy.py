@@ -3,33 +3,47 @@ calls (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html; ASV
 
 The principal comes from the request (``FhirRequest.principal``, set from the bearer token), so one policy object
 serves every request. No principal means an internal call (CLI, import, an open server with ``auth_required``
-false): everything is allowed, as before authorization existed.
+false): everything is allowed, as before authorization existed. Reads the policy needs run in the interaction's own
+session (``FhirRequest.session``), so a transaction entry sees what earlier entries wrote.
 
 Rules
 - Interaction -> permission letter: create ``c``; read, vread, instance history ``r``; update, patch ``u``;
   delete ``d``; type / system search and history ``s``; a read-only operation ``r`` on its type, an operation that
-  changes data ``u`` (and none of those for patient-bounded tokens). v1 scopes are mapped to
-  letters by :mod:`fhirserver.auth.scopes`. No scope covering the type and letter: 403.
-- Compartment bound: ``patient/`` scopes reach the Patient compartment of the launch patient; ``user/`` scopes of a
-  usager or an aidant (fhirUser Patient / RelatedPerson / Person) reach the compartments of the usagers the account is
-  linked to. Types outside the Patient compartment (Practitioner, Organization, Medication …) are not bounded.
-  Bounded searches get a compartment clause (one usager; several → the search must name one usager's compartment);
-  a resource outside the bound is "not found" (404: its existence does not leak); ``_has`` and chained parameters
-  on unbounded types are refused (they would probe other usagers' data); writes must stay inside the bound (403);
-  conditional interactions and type/system history are refused when bounded; ``_include`` / ``_revinclude`` results
-  and ``$everything`` entries outside the bound are left out (SMART lets the server filter a Bundle).
+  changes data ``u`` (and none of those for bounded tokens). v1 scopes are mapped to letters by
+  :mod:`fhirserver.auth.scopes`. No scope covering the type and letter: 403.
+- Reach (:mod:`fhirserver.auth.reach`): a usager reaches their own record(s); an aidant the usagers of their active
+  delegations (:mod:`fhirserver.auth.delegation`); a professional the usagers of their structures and care teams.
+- Compartment bound: ``patient/`` scopes reach the launch patient's compartment, if the launch patient is within the
+  user's reach; ``user/`` scopes reach the compartments of every usager in reach; ``system/`` scopes are bounded by
+  their scopes only. Types outside the Patient compartment (Practitioner, Organization, Medication …) are not
+  bounded (Binary excepted, below). Bounded searches get a compartment clause over the set of usagers (SQL ``IN``);
+  a resource outside the bound is "not found" (404: its existence does not leak); ``_has`` is refused to every
+  bounded token and chained parameters on unbounded types too (they would probe other usagers' data); writes must
+  stay inside the bound (403); conditional interactions and type/system history are refused when bounded;
+  ``_include`` / ``_revinclude`` results and ``$everything`` entries outside the bound are left out (SMART lets the
+  server filter a Bundle).
+- Aidants read what their delegations permit (types and codes denied by a delegation are "not found") and write
+  only with ``collect``: create, for the usagers of such delegations; never update, patch, delete, nor any Consent.
+- Security labels (:mod:`fhirserver.auth.labels`): hidden resources are 404 on read and absent from searches,
+  includes, history and ``$everything``.
+- Binary is outside the Patient compartment: a bounded token reaches a Binary only through its ``securityContext``
+  (the referenced resource must be visible to it), else 404; type searches of Binary are refused to bounded tokens.
 - Filtered v2 scopes (``?category=…``, token parameters): a search gets the filter as a clause (several scopes
   filtering on the same parameter: their values OR'ed); every returned resource must match one granted filter.
 
 ``Patient.link`` (documented as SMART requires): a link to another Patient record grants nothing; the other record
-is reachable only when the account is linked to it (``dui users link``) or it is the launch patient.
+is reachable only when it is in the user's reach (for a usager: the account is linked to it with
+``dui users link``) and, for ``patient/`` scopes, it is the launch patient.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from fhirserver.auth import labels, reach
 from fhirserver.auth.principal import Principal
+from fhirserver.auth.reach import Reach
 from fhirserver.auth.scopes import ResourceScope
 from fhirserver.errors import Forbidden, Issue, NotFound
 from fhirserver.fhir.definitions import patient_compartment
@@ -37,9 +51,10 @@ from fhirserver.interactions.context import Context, FhirRequest
 from fhirserver.search.extract import reference_values, token_values
 from fhirserver.search.parse import ChainClause, HasClause, ParamClause, SearchQuery
 
+T = TypeVar("T")
 LETTERS = {"create": "c", "read": "r", "vread": "r", "update": "u", "patch": "u", "delete": "d",
            "search-type": "s", "search-system": "s", "search-compartment": "s", "operation": "r"}
-_UNBOUNDED = object()
+WRITES = frozenset({"update", "patch", "delete"})
 
 
 def _forbid(text: str) -> Forbidden:
@@ -74,11 +89,15 @@ class ScopePolicy:
             if not granted:
                 raise _forbid(f"the token's scopes do not permit {interaction} on {rt}"
                               f" (needs {'/'.join(('patient', 'user', 'system'))}/{rt}.{letter})")
-            bound = self._bound(principal, granted, rt)
+            bound = self._bound(request, granted, rt, write=letter == "c")
             if bound is None:
                 bounds = None
             elif bounds is not None:
                 bounds |= bound
+        if self._bounded_principal(principal):
+            self._check_aidant(request, interaction, types, writes)
+            if types == ["Binary"]:
+                self._check_binary(request, interaction)
         if bounds is None:
             return
         if writes:
@@ -91,32 +110,32 @@ class ScopePolicy:
             return
         types = [t for t in query.resource_types]
         bounded, bounds = False, set()
-        if any(self._has_clause(c) for c in query.clauses) and self._personal(principal):
-            raise _forbid("_has is not available to patient-bounded tokens")
+        personal = self._bounded_principal(principal)
+        if personal and any(self._has_clause(c) for c in query.clauses):
+            raise _forbid("_has is not available to tokens bounded by usagers' records")
         for rt in types:
             granted = self._granting(principal, rt, "s") or self._granting(principal, rt, "r")
             if not granted:
                 continue  # the interaction's own check decided; nothing to bound here
-            bound = self._bound(principal, granted, rt)
+            bound = self._bound(request, granted, rt)
             if bound is not None:
                 bounded = True
                 bounds |= bound
         if bounded:
             self._narrow_compartment(request, query, bounds)
-        elif self._personal(principal) and any(isinstance(c, ChainClause) for c in query.clauses):
-            raise _forbid("chained parameters on types outside the usager's record are not available to "
-                          "patient-bounded tokens")
+        elif personal and any(isinstance(c, ChainClause) for c in query.clauses):
+            raise _forbid("chained parameters on types outside the usagers' records are not available to "
+                          "tokens bounded by usagers' records")
+        self._narrow_labels(request, query)
         self._narrow_filters(principal, query)
-
-    @staticmethod
-    def _personal(principal: Principal) -> bool:
-        """True when some scope of the token is bounded by usagers' compartments."""
-        return any(principal.allowed_patients(s) is not None for s in principal.scopes)
 
     def can_see(self, request: FhirRequest, resource: dict[str, Any]) -> bool:
         principal = request.principal
         if not isinstance(principal, Principal):
             return True
+        return self._visible(request, principal, resource, depth=0)
+
+    def _visible(self, request: FhirRequest, principal: Principal, resource: dict[str, Any], depth: int) -> bool:
         rt = resource.get("resourceType")
         if not isinstance(rt, str):
             return False
@@ -124,10 +143,83 @@ class ScopePolicy:
                    if not s.filters or self._matches(rt, resource, s.filters)]
         if not granted:
             return False
-        bound = self._bound(principal, granted, rt)
+        kind = self._label_kind(request)
+        if kind != "system":
+            found = self._reach(request)
+            if labels.hidden(resource, kind, found.identities):
+                return False
+            if rt == "Binary" and not self._binary_context_visible(request, principal, resource, depth):
+                return False
+        bound = self._bound(request, granted, rt)
         if bound is None:
             return True
-        return bool(self.compartments(resource) & bound)
+        inside = self.compartments(resource) & bound
+        if not inside:
+            return False
+        if kind != "aidant":
+            return True
+        return any(not d.excludes(resource) for p in inside for d in self._reach(request).delegations_for(p)
+                   if "access" in d.actions)
+
+    # --- reach and bounds ------------------------------------------------------------------------
+
+    def _run(self, request: FhirRequest, fn: Callable[[Any], T]) -> T:
+        """Run a read in the interaction's session when there is one (a transaction sees its own writes)."""
+        if request.session is not None:
+            return fn(request.session)
+        return self.ctx.repo.run(fn, write=False)
+
+    def _reach(self, request: FhirRequest) -> Reach:
+        """The principal's reach, computed once per request (the principal is built for each request)."""
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        found = principal.memo.get("reach")
+        if not isinstance(found, Reach):
+            linked = sorted(principal.patients)
+            found = self._run(request, lambda session: reach.compute(self.ctx, session, principal.fhir_user,
+                                                                     linked))
+            principal.memo["reach"] = found
+        return found
+
+    def _label_kind(self, request: FhirRequest) -> str:
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        if all(s.context == "system" for s in principal.scopes):
+            return "system"
+        return self._reach(request).kind
+
+    @staticmethod
+    def _bounded_principal(principal: Principal) -> bool:
+        """True when some scope of the token is bounded by usagers' records (every patient/ and user/ scope)."""
+        return any(s.context != "system" for s in principal.scopes)
+
+    def _allowed(self, request: FhirRequest, scope: ResourceScope, write: bool = False) -> frozenset[str] | None:
+        """The usagers whose records bound what ``scope`` grants (None: unbounded, system scopes)."""
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        if scope.context == "system":
+            return None
+        found = self._reach(request)
+        patients = found.collect_patients if write and found.kind == "aidant" else found.patients
+        if scope.context == "patient":
+            return frozenset({principal.patient}) & patients if principal.patient else frozenset()
+        return patients
+
+    def _bound(self, request: FhirRequest, granted: list[ResourceScope], rt: str,
+               write: bool = False) -> set[str] | None:
+        """Patients whose compartments bound the access to ``rt``; None when unbounded."""
+        if rt != "Patient" and rt not in patient_compartment() and rt not in ("Resource", "*"):
+            return None
+        bound: set[str] = set()
+        for scope in granted:
+            allowed = self._allowed(request, scope, write)
+            if allowed is None:
+                return None
+            bound |= allowed
+        found = self._reach(request)
+        if found.kind == "aidant" and rt not in ("Resource", "*"):
+            bound = {p for p in bound if any(rt not in d.denied_types for d in found.delegations_for(p))}
+        return bound
 
     # --- scopes ----------------------------------------------------------------------------------
 
@@ -151,18 +243,6 @@ class ScopePolicy:
             out.append(scope)
         return out
 
-    def _bound(self, principal: Principal, granted: list[ResourceScope], rt: str) -> set[str] | None:
-        """Patients whose compartments bound the access to ``rt``; None when unbounded."""
-        if rt != "Patient" and rt not in patient_compartment() and rt not in ("Resource", "*"):
-            return None
-        bound: set[str] = set()
-        for scope in granted:
-            allowed = principal.allowed_patients(scope)
-            if allowed is None:
-                return None
-            bound |= allowed
-        return bound
-
     def _types(self, request: FhirRequest, interaction: str, resource_type: str | None) -> list[str]:
         if resource_type and resource_type != "*":
             return [resource_type]
@@ -172,17 +252,56 @@ class ScopePolicy:
                 return [t.strip() for t in requested.split(",") if t.strip()]
         return ["*"]
 
+    # --- aidants and Binary --------------------------------------------------------------------------
+
+    def _check_aidant(self, request: FhirRequest, interaction: str, types: list[str], writes: bool) -> None:
+        if self._reach(request).kind != "aidant":
+            return
+        if interaction in WRITES or writes:
+            raise _forbid("an aidant may add data (delegation with collect) but never change or delete it")
+        if interaction == "create" and "Consent" in types:
+            raise _forbid("an aidant cannot write Consents (delegations are granted by the usager or staff)")
+
+    def _check_binary(self, request: FhirRequest, interaction: str) -> None:
+        segs = request.segments
+        if interaction in ("search-type", "history") and len(segs) != 3:
+            raise _forbid("Binary searches and type history are not available to tokens bounded by usagers' "
+                          "records; read a Binary through the resource that references it")
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        if len(segs) >= 2 and segs[0] == "Binary" and interaction != "create":
+            stored = self._run(request, lambda session: session.read("Binary", segs[1]))
+            missing = stored is None or stored.deleted or stored.content is None
+            if missing and interaction == "update":
+                pass
+            elif missing or not self._visible(request, principal, stored.content, depth=0):
+                raise NotFound(f"Binary/{segs[1]} is not known")
+        if (interaction in ("create", "update") and isinstance(request.body, dict)
+                and not self._binary_context_visible(request, principal, request.body, depth=0)):
+            raise _forbid("a Binary written with this token needs a securityContext the token can see")
+
+    def _binary_context_visible(self, request: FhirRequest, principal: Principal, binary: dict[str, Any],
+                                depth: int) -> bool:
+        ref = (binary.get("securityContext") or {}).get("reference")
+        if depth > 0 or not isinstance(ref, str) or ref.count("/") != 1 or ref.startswith("Binary/"):
+            return False
+        rt, rid = ref.split("/")
+        stored = self._run(request, lambda session: session.read(rt, rid))
+        if stored is None or stored.deleted or stored.content is None:
+            return False
+        return self._visible(request, principal, stored.content, depth=depth + 1)
+
     # --- bounded (compartment) access ------------------------------------------------------------
 
     def _check_bounded(self, request: FhirRequest, interaction: str, letter: str, types: list[str],
                        bounds: set[str]) -> None:
         segs = request.segments
-        if not bounds:
-            raise _forbid("the token has patient-level scopes but no patient in context")
         if interaction == "search-compartment":
             if segs[1] not in bounds:
                 raise NotFound(f"Patient/{segs[1]} is not known")
             return
+        if not bounds and interaction in ("create", "update"):
+            raise _forbid("the token may not write to any usager's record")
         if interaction == "history" and len(segs) != 3:
             raise _forbid("type and system history are not available to patient-bounded tokens")
         if request.header("if-none-exist"):
@@ -194,39 +313,68 @@ class ScopePolicy:
         if interaction == "operation" and not instance and rt == "Patient":
             raise _forbid("type-level Patient operations are not available to patient-bounded tokens")
         if instance and interaction != "create":
-            self._check_existing(rt, segs[1], bounds, allow_missing=interaction == "update")
+            self._check_existing(request, rt, segs[1], bounds, allow_missing=interaction == "update")
         if interaction in ("create", "update") and isinstance(request.body, dict):
-            self._check_body(rt, request.body, bounds)
+            self._check_body(request, rt, request.body, bounds)
 
-    def _check_existing(self, rt: str, res_id: str, bounds: set[str], allow_missing: bool) -> None:
+    def _check_existing(self, request: FhirRequest, rt: str, res_id: str, bounds: set[str],
+                        allow_missing: bool) -> None:
         if rt != "Patient" and rt not in patient_compartment():
             return
-        stored = self.ctx.repo.run(lambda session: session.read(rt, res_id), write=False)
+        stored = self._run(request, lambda session: session.read(rt, res_id))
         if stored is None and allow_missing:
             return
         if stored is None or stored.content is None:
             raise NotFound(f"{rt}/{res_id} is not known")
-        if not self.compartments(stored.content) & bounds:
+        if not self.compartments(stored.content) & bounds or self._label_hidden(request, stored.content):
             raise NotFound(f"{rt}/{res_id} is not known")
 
-    def _check_body(self, rt: str, body: dict[str, Any], bounds: set[str]) -> None:
+    def _label_hidden(self, request: FhirRequest, resource: dict[str, Any]) -> bool:
+        kind = self._label_kind(request)
+        return kind != "system" and labels.hidden(resource, kind, self._reach(request).identities)
+
+    def _check_body(self, request: FhirRequest, rt: str, body: dict[str, Any], bounds: set[str]) -> None:
         if rt != "Patient" and rt not in patient_compartment():
             return
         found = self.compartments(body)
-        if not found or not found <= bounds:
-            raise _forbid(f"the {rt} would be outside the record(s) this token may write to")
+        if rt == "Patient" and self._in_structures(request, body):
+            return  # admitting a usager to one of the professional's structures
+        if found and all(p in bounds or self._admitted(request, p) for p in found):
+            return
+        raise _forbid(f"the {rt} would be outside the record(s) this token may write to")
+
+    def _admitted(self, request: FhirRequest, patient_id: str) -> bool:
+        """A usager not in the reach computed for this request, that an earlier entry of the same transaction
+        admitted to one of the professional's structures (read in the transaction's session)."""
+        stored = self._run(request, lambda session: session.read("Patient", patient_id))
+        patient = stored.content if stored is not None and not stored.deleted else None
+        return patient is not None and self._in_structures(request, patient)
+
+    def _in_structures(self, request: FhirRequest, patient: dict[str, Any]) -> bool:
+        """True when a professional with user/ scopes writes a Patient managed by one of their structures."""
+        found = self._reach(request)
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        if found.kind != "professional" or not any(s.context == "user" for s in principal.scopes):
+            return False
+        org = (patient.get("managingOrganization") or {}).get("reference")
+        return isinstance(org, str) and org.removeprefix("Organization/") in found.structures
 
     def _narrow_compartment(self, request: FhirRequest, query: SearchQuery, bounds: set[str]) -> None:
-        if not bounds:
-            raise _forbid("the token has patient-level scopes but no patient in context")
         segs = request.segments
         if len(segs) == 3 and segs[0] == "Patient" and segs[1] in bounds:
             return  # a compartment search on an allowed usager (the compartment is set by the search)
-        if len(bounds) != 1:
-            raise _forbid("this token may act for several usagers: search one usager's compartment "
-                          "(Patient/[id]/[type]) or use a token for one usager")
-        (patient_id,) = tuple(bounds)
-        query.compartment = ("Patient", patient_id)
+        ids = tuple(sorted(bounds))
+        query.compartment = ("Patient", ids[0] if len(ids) == 1 else ids)  # no usager in reach: IN () matches none
+
+    def _narrow_labels(self, request: FhirRequest, query: SearchQuery) -> None:
+        """Push the labels the user may never see into the query (``:not`` clauses), so ``total`` is right."""
+        kind = self._label_kind(request)
+        single = query.resource_types[0] if len(query.resource_types) == 1 else ""
+        params = labels.not_clauses(kind, single)
+        if params:
+            extra = self.ctx.parser.parse(query.resource_types, params, query.base_url)
+            query.clauses.extend(c for c in extra.clauses if isinstance(c, ParamClause))
 
     def _has_clause(self, clause: Any) -> bool:
         if isinstance(clause, HasClause):

@@ -1,13 +1,16 @@
 """Who is calling the FHIR API: the principal built from a validated access token.
 
-The access policy (:mod:`fhirserver.auth.policy`) decides from it; Provenance reads ``fhir_user``. Part 2 of the
-authorization issue (professionals by structure, care teams, aidant delegations with Consent, security labels)
-adds fields here (``roles``, ``structures``, ``care_teams``, ``delegations``) without changing the callers.
+The access policy (:mod:`fhirserver.auth.policy`) decides from it; Provenance reads ``fhir_user``. What the user
+can reach (structures, care teams, delegations, usagers: :class:`fhirserver.auth.reach.Reach`) is computed from the
+FHIR resources once per request, the first time the policy needs it, and kept in ``memo`` for that request only (a
+new principal is built for every request, so a revoked delegation or a removed PractitionerRole applies to the next
+one: ASVS 8.3.2).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fhirserver.auth.scopes import ResourceScope
 
@@ -26,18 +29,22 @@ class Principal:
     fhir_user: str | None = None  # relative reference: Patient/ID, RelatedPerson/ID, Practitioner/ID …
     patient: str | None = None  # the launch context (patient/ scopes)
     encounter: str | None = None
-    #: the usagers this user may act for (own record and links), for user/ scopes of personal users
+    #: the Patient records of the account (own record and ``dui users link`` links); they bound a usager's
+    #: user/ scopes; for aidants and professionals the reach decides (links grant them nothing)
     patients: frozenset[str] = field(default_factory=frozenset)
+    #: per-request memo of the access policy (the reach); never shared between requests
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def fhir_user_type(self) -> str | None:
         return self.fhir_user.split("/", 1)[0] if self.fhir_user else None
 
     def allowed_patients(self, scope: ResourceScope) -> frozenset[str] | None:
-        """The patients whose compartment bounds what ``scope`` grants; None: not bounded by a compartment
-        (system scopes, and user scopes of professionals until part 2 narrows them by structure)."""
+        """The account-level bound of ``scope`` before the reach is known: the launch patient for patient/ scopes,
+        the account's Patient records for user/ scopes, None (unbounded) for system/ scopes. The policy intersects
+        this with the reach (structures, care teams, delegations)."""
         if scope.context == "patient":
             return frozenset({self.patient}) if self.patient else frozenset()
-        if scope.context == "user" and self.fhir_user_type in PERSONAL_TYPES:
-            return self.patients
+        if scope.context == "user":
+            return self.patients if self.fhir_user_type == "Patient" else frozenset()
         return None

@@ -98,7 +98,8 @@ def searchset(req: FhirRequest, ctx: Context, query: SearchQuery, page: Page, pa
 def run_search(req: FhirRequest, ctx: Context, session: SqlSession, types: tuple[str, ...],
                params: list[tuple[str, str]], path: str, compartment: tuple[str, str] | None = None) -> FhirResponse:
     query = build_query(req, ctx, session, types, params)
-    query.compartment = compartment
+    if compartment is not None:  # else keep the compartment(s) the access policy may have set in build_query
+        query.compartment = compartment
     if query.summary == "count":
         query.total = "accurate"
         query.count = 0

@@ -139,7 +139,8 @@ class SearchQuery:
     elements: tuple[str, ...] = ()
     total: str = "none"
     list_id: str | None = None
-    compartment: tuple[str, str] | None = None
+    #: (type, id) or (type, ids): the search is limited to that compartment, or to the union of those compartments
+    compartment: tuple[str, str | tuple[str, ...]] | None = None
     #: this server's base URL: absolute references on it are local ``Type/id`` references
     base_url: str | None = None
     #: (name, value) pairs actually used, for the self link

@@ -280,8 +280,11 @@ class SqlSession:
         where = [r.c.deleted == false(), or_(*per_type)]
         if query.compartment is not None:
             comp_type, comp_id = query.compartment
-            where.append(r.c.rid.in_(select(idx_compartment.c.rid).where(
-                idx_compartment.c.comp_type == comp_type, idx_compartment.c.comp_id == comp_id)))
+            # one compartment, or a set of them (a professional's or an aidant's usagers: SQL IN)
+            same = (idx_compartment.c.comp_id == comp_id if isinstance(comp_id, str)
+                    else idx_compartment.c.comp_id.in_(comp_id))
+            where.append(r.c.rid.in_(select(idx_compartment.c.rid).where(idx_compartment.c.comp_type == comp_type,
+                                                                         same)))
         return and_(*where)
 
     def search_ids(self, query: SearchQuery, limit: int) -> list[StoredResource]:
