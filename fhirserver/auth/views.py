@@ -177,11 +177,11 @@ def authorize() -> Any:
     launch = oauth_request.dui_launch
     patient_needed = launch is None and ("launch/patient" in requested
                                          or any(t.startswith("patient/") for t in requested))
-    personal = user.fhir_user.split("/", 1)[0] in ("Patient", "RelatedPerson", "Person")
-    if launch is not None and launch[0] and personal and launch[0] not in user.patients:
+    reachable = _reachable(state.ctx, user.fhir_user, user.patients)
+    if launch is not None and launch[0] and launch[0] not in reachable:
         return _error_page("Usager non accessible", "Le contexte d'ouverture désigne un usager pour lequel votre "
                            "compte n'a pas d'accès.", 403)
-    if patient_needed and not user.patients:
+    if patient_needed and not reachable:
         return _error_page("Aucun usager associé", "Votre compte n'est associé à aucun usager : l'application ne "
                            "peut pas être autorisée pour un usager.", 403)
     problem = None
@@ -193,7 +193,7 @@ def authorize() -> Any:
             return state.server.create_authorization_response(grant=grant, grant_user=None)
         chosen = _chosen_scopes(requested)
         patient = request.form.get("dui_patient") if patient_needed else None
-        if patient_needed and patient not in user.patients:
+        if patient_needed and patient not in reachable:
             problem = "Choisissez l'usager pour lequel vous autorisez l'application."
         else:
             oauth_request.dui_scope = chosen
@@ -203,7 +203,7 @@ def authorize() -> Any:
     client = oauth_request.client
     items = [{"value": t, "label": scopes.describe(t), "fixed": t in ALWAYS_KEPT,
               "subs": [{"value": v, "label": label} for v, label in scopes.sub_scopes(t)]} for t in requested]
-    patients = [{"id": p, "label": _patient_label(state.ctx, p)} for p in user.patients] if patient_needed else []
+    patients = [{"id": p, "label": _patient_label(state.ctx, p)} for p in reachable] if patient_needed else []
     return _page("auth/consent.html", 400 if problem else 200, client_name=client.name or client.client_id,
                  client_id=client.client_id, items=items, patients=patients, params=params, csrf=csrf,
                  error=problem, user=user, wildcard=any("/*." in t for t in requested))
@@ -225,6 +225,16 @@ def _chosen_scopes(requested: list[str]) -> list[str]:
         kept = [value for value in subs if value in ticked_subs]
         out.extend([token] if not subs or len(kept) == len(subs) else kept)
     return out
+
+
+def _reachable(ctx: Context, fhir_user: str, linked: list[str]) -> list[str]:
+    """The usagers the user can act for now (fhirserver.auth.reach: own records, delegations, structures and care
+    teams), in the order of the picker (own record first, then by id)."""
+    from fhirserver.auth.reach import compute
+
+    found = ctx.repo.run(lambda session: compute(ctx, session, fhir_user, linked), write=False)
+    first = [p for p in linked if p in found.patients]
+    return first + sorted(found.patients - set(first))
 
 
 def _patient_label(ctx: Context, patient_id: str) -> str:

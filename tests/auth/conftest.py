@@ -272,3 +272,86 @@ def api(env: Env, token: str, path: str, method: str = "GET", body: Any = None) 
     if body is not None:
         headers["Content-Type"] = "application/fhir+json"
     return requests.request(method, f"{env.fhir}/{path}", json=body, headers=headers, timeout=10)
+
+
+# --- access policy part 2: structures, care teams, delegations (fhirserver.auth.reach / delegation) -----------
+
+ALL_SCOPES = ("openid fhirUser launch launch/patient offline_access user/*.cruds patient/*.cruds patient/*.rs "
+              "user/*.rs")
+
+
+def now_iso(days: float = 0) -> str:
+    """An instant ``days`` from now (negative: in the past), FHIR dateTime with offset."""
+    from datetime import UTC, datetime
+
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def delegation_consent(consent_id: str, patient: str, related_person: str, *, actions: tuple[str, ...] = ("access",),
+                       start: str | None = None, end: str | None = None, status: str = "active",
+                       deny_types: tuple[str, ...] = (), deny_codes: tuple[tuple[str, str], ...] = ()
+                       ) -> dict[str, Any]:
+    """A delegation Consent following fhirserver.auth.delegation (granted by the usager)."""
+    provision: dict[str, Any] = {
+        "type": "permit", "period": {"start": start or now_iso(-1), "end": end or now_iso(300)},
+        "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                        "code": "POWATT"}]},
+                   "reference": {"reference": f"RelatedPerson/{related_person}"}}],
+        "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": a}]}
+                   for a in actions]}
+    denied = []
+    if deny_types:
+        denied.append({"type": "deny", "class": [{"system": "http://hl7.org/fhir/resource-types", "code": t}
+                                                 for t in deny_types]})
+    if deny_codes:
+        denied.append({"type": "deny", "code": [{"coding": [{"system": s, "code": c}]} for s, c in deny_codes]})
+    if denied:
+        provision["provision"] = denied
+    return {"resourceType": "Consent", "id": consent_id, "status": status,
+            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                  "code": "patient-privacy"}]},
+            "category": [{"coding": [{"system": "https://dui.example.org/fhir/CodeSystem/access-delegation",
+                                      "code": "delegation"}]}],
+            "patient": {"reference": f"Patient/{patient}"}, "performer": [{"reference": f"Patient/{patient}"}],
+            "provision": provision}
+
+
+def user_token(env: Env, username: str, scope: str, patient: str | None = None, launch: str | None = None) -> str:
+    """An access token for ``username`` with ``scope`` (through login and consent; ``patient``: the picker choice)."""
+    verifier, challenge = pkce()
+    extra = {"launch": launch} if launch else {}
+    code = get_code(env, username, challenge, patient=patient, scope=scope, **extra)
+    resp = exchange(env, code, verifier)
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["access_token"])
+
+
+@pytest.fixture()
+def structures(records: Env) -> Env:
+    """Structure A (orgA and its sub-structure orgA1) manages p1 and p3, structure B (orgB) manages p2; dr1 works
+    at orgA (PractitionerRole roleA), dr2 at orgB; dr3 (role at orgA too) is in the active care team of p2 (B);
+    DocumentReferences d1 (p1, author dr1) and d2 (p2); client "app" may ask for every scope."""
+    env = records
+    env.put({"resourceType": "Organization", "id": "orgA", "name": "EHPAD A"})
+    env.put({"resourceType": "Organization", "id": "orgA1", "name": "Unité A1", "partOf": {"reference": "Organization/orgA"}})
+    env.put({"resourceType": "Organization", "id": "orgB", "name": "SSIAD B"})
+    for pid, family, org in (("p1", "Martin", "orgA1"), ("p2", "Durand", "orgB"), ("p3", "Bernard", "orgA")):
+        env.put({"resourceType": "Patient", "id": pid, "name": [{"family": family}],
+                 "managingOrganization": {"reference": f"Organization/{org}"}})
+    env.put({"resourceType": "Observation", "id": "o3", "status": "final", "code": {"text": "test"},
+             "subject": {"reference": "Patient/p3"}, "performer": [{"reference": "Practitioner/dr1"}]})
+    for prac, role, org in (("dr1", "roleA", "orgA"), ("dr2", "roleB", "orgB"), ("dr3", "roleA3", "orgA")):
+        env.put({"resourceType": "Practitioner", "id": prac, "name": [{"family": prac}]})
+        env.put({"resourceType": "PractitionerRole", "id": role, "active": True,
+                 "period": {"start": now_iso(-30)}, "practitioner": {"reference": f"Practitioner/{prac}"},
+                 "organization": {"reference": f"Organization/{org}"}})
+    env.put({"resourceType": "CareTeam", "id": "ct2", "status": "active", "subject": {"reference": "Patient/p2"},
+             "participant": [{"member": {"reference": "Practitioner/dr3"}}]})
+    for doc, pid, author in (("d1", "p1", "dr1"), ("d2", "p2", "dr2")):
+        env.put({"resourceType": "DocumentReference", "id": doc, "status": "current",
+                 "subject": {"reference": f"Patient/{pid}"}, "author": [{"reference": f"Practitioner/{author}"}],
+                 "content": [{"attachment": {"contentType": "text/plain", "url": f"Binary/b{doc}"}}]})
+    env.add_client(scope=ALL_SCOPES)
+    for name in ("dr1", "dr2", "dr3"):
+        env.add_user(name, f"Practitioner/{name}")
+    return env
