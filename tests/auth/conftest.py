@@ -355,3 +355,22 @@ def structures(records: Env) -> Env:
     for name in ("dr1", "dr2", "dr3"):
         env.add_user(name, f"Practitioner/{name}")
     return env
+
+
+def care_team(env: Env, practitioner: str, patient: str, team_id: str | None = None) -> None:
+    """Put ``practitioner`` in an active care team of ``patient`` (so that the professional reaches that usager)."""
+    env.put({"resourceType": "CareTeam", "id": team_id or f"ct-{practitioner}-{patient}", "status": "active",
+             "subject": {"reference": f"Patient/{patient}"},
+             "participant": [{"member": {"reference": f"Practitioner/{practitioner}"}}]})
+
+
+def aidant_of_two(env: Env, username: str = "luc") -> None:
+    """An aidant account (fhirUser Person/luc) acting for p1 and p2 through RelatedPersons rp1 / rp2 and two active
+    delegations d1 / d2."""
+    env.put({"resourceType": "RelatedPerson", "id": "rp2", "patient": {"reference": "Patient/p2"},
+             "name": [{"family": "Martin", "given": ["Luc"]}]})
+    env.put({"resourceType": "Person", "id": "luc", "name": [{"family": "Martin", "given": ["Luc"]}],
+             "link": [{"target": {"reference": "RelatedPerson/rp1"}}, {"target": {"reference": "RelatedPerson/rp2"}}]})
+    env.put(delegation_consent("d1", "p1", "rp1"))
+    env.put(delegation_consent("d2", "p2", "rp2"))
+    env.add_user(username, "Person/luc")

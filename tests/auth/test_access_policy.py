@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.auth.conftest import CATEGORY, Env, api, patient_token
+from tests.auth.conftest import CATEGORY, Env, api, delegation_consent, patient_token, user_token
 
 
 @pytest.fixture()
@@ -156,26 +156,20 @@ def test_filtered_category_scope(records: Env, p1: str) -> None:
     assert api(records, access, "Observation/o1v").status_code == 404
 
 
-def test_aidant_user_scopes_reach_only_linked_usagers(records: Env) -> None:
-    """An aidant's user/ scopes reach the usagers linked to the account: a compartment search per usager works,
-    a type search over several usagers must name one, an unlinked usager stays out of reach."""
+def test_aidant_user_scopes_reach_only_delegated_usagers(records: Env) -> None:
+    """An aidant's user/ scopes reach the usagers of their active delegations, all at once in a type search; an
+    account link (``dui users link``) grants an aidant nothing; a new delegation applies to the next request."""
     records.add_client(scope="openid fhirUser user/*.rs")
-    records.add_user("luc", "RelatedPerson/rp1", patients=("p1",))
-    from tests.auth.conftest import authorize_params, browse_to_consent, code_from, exchange, pkce
-
-    verifier, challenge = pkce()
-    session = requests.Session()
-    from urllib.parse import urlencode
-
-    url = records.url("authorize") + "?" + urlencode(authorize_params(records, challenge, scope="openid user/*.rs"))
-    consent = browse_to_consent(records, session, url, "luc")
-    access = exchange(records, code_from(submit_allow(session, consent)), verifier).json()["access_token"]
+    records.add_user("luc", "RelatedPerson/rp1", patients=("p2",))
+    records.put(delegation_consent("d1", "p1", "rp1"))
+    access = user_token(records, "luc", "openid user/*.rs")
     assert _ids(api(records, access, "Observation")) == {"o1", "o1v"}
-    assert api(records, access, "Patient/p2").status_code == 404
-    records.store.link_patient("luc", "p2")  # a new link applies to the very next request
-    assert api(records, access, "Patient/p2").status_code == 200
-    assert api(records, access, "Observation").status_code == 403
-    assert _ids(api(records, access, "Patient/p2/Observation")) == {"o2"}
+    assert api(records, access, "Patient/p2").status_code == 404  # linked, but no delegation
+    assert api(records, access, "Patient/p2/Observation").status_code == 404
+    records.put({"resourceType": "RelatedPerson", "id": "rp1", "patient": {"reference": "Patient/p2"}})
+    records.put(delegation_consent("d2", "p2", "rp1"))  # rp1 now belongs to p2: d1 no longer matches
+    assert api(records, access, "Patient/p1").status_code == 404
+    assert _ids(api(records, access, "Observation")) == {"o2"}
 
 
 def submit_allow(session: requests.Session, consent: requests.Response) -> requests.Response:
