@@ -5,7 +5,7 @@
     dui load FILE...
     dui demo
     dui reindex [--restart] [--batch N]
-    dui bench [--suite fhir|cda] [...]
+    dui bench [--suite fhir|cda|audit] [...]
     dui cda validate FILE... [--kit-dir DIR] [--schematron NAME]... [--json]
     dui worker [--once] [--kind dmp|mssante]...
     dui outbox [--status S] [--kind K] [--limit N]
@@ -255,6 +255,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from fhirserver.bench import cda
 
         return cda.main(args)
+    if args.suite == "audit":
+        from fhirserver.bench import audit
+
+        return audit.main(args)
     from fhirserver.bench import main as bench_main
 
     return bench_main(args)
@@ -303,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--ingest-clients", type=int, default=4, help="concurrent clients posting transaction Bundles")
     bench.add_argument("--ingest-timeout", type=float, default=1800.0, help="seconds after which ingest stops")
     bench.add_argument("--seed", type=int, default=1, help="seed of the data set and of the request draws")
-    bench.add_argument("--suite", choices=("fhir", "cda"), default="fhir",
+    bench.add_argument("--suite", choices=("fhir", "cda", "audit"), default="fhir",
                        help="fhir: the server over HTTP; cda: documents per second per core (generation + ANS kit)")
     bench.add_argument("--kit-dir", default=None, help="--suite cda: the ANS kit (default: [cda] kit_dir)")
     bench.set_defaults(func=cmd_bench)
