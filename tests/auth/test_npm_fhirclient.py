@@ -16,7 +16,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -25,7 +24,16 @@ import pytest
 import requests
 from joserfc.jwk import ECKey, RSAKey
 
-from tests.auth.conftest import CATEGORY, REDIRECT, Env, approve, browse_to_consent, parse_page, submit
+from tests.auth.conftest import (
+    CATEGORY,
+    REDIRECT,
+    Env,
+    aidant_of_two,
+    approve,
+    browse_to_consent,
+    parse_page,
+    submit,
+)
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 SCRIPT = NODE_DIR / "smart-client.mjs"
@@ -280,40 +288,11 @@ def test_denied_consent_makes_ready_fail(usager: Env, node_apps: list[NodeApp]) 
 
 # --- aidant with two usagers: the patient picker --------------------------------------------------------------
 
-def delegation(consent_id: str, patient: str, related_person: str) -> dict[str, Any]:
-    """An active aidant delegation Consent (fhirserver.auth.delegation) from ``patient`` to ``related_person``."""
-    now = datetime.now(UTC)
-    return {"resourceType": "Consent", "id": consent_id, "status": "active",
-            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
-                                  "code": "patient-privacy"}]},
-            "category": [{"coding": [{"system": "https://dui.example.org/fhir/CodeSystem/access-delegation",
-                                      "code": "delegation"}]}],
-            "patient": {"reference": f"Patient/{patient}"}, "performer": [{"reference": f"Patient/{patient}"}],
-            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                                       "code": "OPTIN"}]},
-            "provision": {"type": "permit",
-                          "period": {"start": (now - timedelta(days=1)).isoformat(timespec="seconds"),
-                                     "end": (now + timedelta(days=300)).isoformat(timespec="seconds")},
-                          "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
-                                                          "code": "POWATT"}]},
-                                     "reference": {"reference": f"RelatedPerson/{related_person}"}}],
-                          "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction",
-                                                  "code": "access"}]}]}}
-
-
 @pytest.fixture()
 def aidant(records: Env) -> Env:
-    """An aidant account (fhirUser Person/luc) acting for p1 and p2 through two RelatedPersons and two delegations
-    (the account links are kept too, for the part-1 policy)."""
+    """The conftest aidant acting for p1 and p2 (fhirUser Person/luc, two delegations) and a public client."""
     records.add_client(scope=PATIENT_SCOPE)
-    records.put({"resourceType": "RelatedPerson", "id": "rp2", "patient": {"reference": "Patient/p2"},
-                 "name": [{"family": "Martin", "given": ["Luc"]}]})
-    records.put({"resourceType": "Person", "id": "luc", "name": [{"family": "Martin", "given": ["Luc"]}],
-                 "link": [{"target": {"reference": "RelatedPerson/rp1"}},
-                          {"target": {"reference": "RelatedPerson/rp2"}}]})
-    records.put(delegation("d1", "p1", "rp1"))
-    records.put(delegation("d2", "p2", "rp2"))
-    records.add_user("luc", "Person/luc", patients=("p1", "p2"))
+    aidant_of_two(records)
     return records
 
 
@@ -402,4 +381,16 @@ def test_asymmetric_client_with_an_unregistered_key_gets_no_token(records: Env, 
     records.add_client("signed", auth_method="private_key_jwt", jwks=registered, scope=PATIENT_SCOPE)
     records.add_user("jeanne", "Patient/p1")
     run = launch_as(node_apps, records, auth_mode="jwk", client_id="signed", clientPrivateJwk=private)
+    assert run.returncode == 1 and "invalid_client" in run.events[-1]["message"]
+
+
+def test_asymmetric_client_refresh_without_an_assertion_is_refused(records: Env, node_apps: list[NodeApp]) -> None:
+    """client-js sends no client_assertion on refresh; a private_key_jwt client's unauthenticated refresh is refused
+    (invalid_client), so the library cannot refresh as an asymmetric client."""
+    private, jwks = key_pair("ES384")
+    records.add_client("signed", auth_method="private_key_jwt", jwks=jwks, scope=PATIENT_SCOPE)
+    records.add_user("jeanne", "Patient/p1")
+    run = launch_as(node_apps, records, auth_mode="jwk", client_id="signed", clientPrivateJwk=private,
+                    refreshTokenWithClientId=True, actions=[{"name": "refresh", "op": "refresh"}])
+    assert run.ready["hasRefreshToken"] is True
     assert run.returncode == 1 and "invalid_client" in run.events[-1]["message"]
