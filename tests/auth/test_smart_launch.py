@@ -265,3 +265,41 @@ def test_consent_category_selection_narrows_observation_scope(records: Env) -> N
     assert api(env, access, "Observation/o1v").status_code == 404
     found = api(env, access, "Observation").json()
     assert {e["resource"]["id"] for e in found.get("entry", [])} == {"o1"}
+
+
+def test_ehr_launch_from_the_usager_portal_with_v2_granular_scopes(records: Env) -> None:
+    """fhirclient EHR launch by a usager (launch context p1) with v2 scopes: the token has the launch scope and
+    the two granular scopes, reads p1's Observations and nothing of p2."""
+    env = records
+    env.add_client(scope="openid fhirUser launch patient/Patient.rs patient/Observation.rs")
+    env.add_user("jeanne", "Patient/p1")
+    launch = env.launch("p1")
+    smart = _fhirclient(env, "openid fhirUser patient/Patient.rs patient/Observation.rs", launch_token=launch)
+    query = parse_qs(urlsplit(smart.authorize_url).query)
+    assert query["launch"] == [launch] and "launch" in query["scope"][0].split()
+    session = requests.Session()
+    consent = browse_to_consent(env, session, smart.authorize_url, "jeanne")
+    context = smart.server.auth.handle_callback(approve(session, consent).headers["Location"], smart.server)
+    assert context["patient"] == "p1"
+    assert set(context["scope"].split()) == {"openid", "fhirUser", "launch", "patient/Patient.rs",
+                                             "patient/Observation.rs"}
+    observations = list(Observation.where(struct={}).perform_resources_iter(smart.server))
+    assert {o.id for o in observations} == {"o1", "o1v"}
+    assert api(env, smart.server.auth.access_token, "Observation/o2").status_code == 404
+
+
+def test_ehr_launch_from_the_usager_portal_with_v1_read_scope(records: Env) -> None:
+    """fhirclient EHR launch with the v1 scope patient/*.read: granted as requested, reads p1, cannot write."""
+    env = records
+    env.add_client(scope="openid fhirUser launch patient/*.read")
+    env.add_user("jeanne", "Patient/p1")
+    smart = _fhirclient(env, "openid fhirUser patient/*.read", launch_token=env.launch("p1"))
+    session = requests.Session()
+    consent = browse_to_consent(env, session, smart.authorize_url, "jeanne")
+    context = smart.server.auth.handle_callback(approve(session, consent).headers["Location"], smart.server)
+    assert "patient/*.read" in context["scope"].split() and context["patient"] == "p1"
+    assert Patient.read("p1", smart.server).name[0].family == "Martin"
+    created = api(env, smart.server.auth.access_token, "Observation", "POST",
+                  {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
+                   "subject": {"reference": "Patient/p1"}})
+    assert created.status_code == 403
