@@ -3,7 +3,12 @@
 - ``dui clients add --client-id ID [--secret S | --jwks FILE | --jwks-url URL | --public] [--redirect-uri URI]...
   --scope "..." [--grant-type authorization_code|client_credentials]... [--name NAME]``
 - ``dui users add --username NAME --password PASS --fhir-user Patient/ID|RelatedPerson/ID|Practitioner/ID``
-- ``dui users link --username NAME --patient ID`` (an aidant or a user acting for several usagers: the picker)
+- ``dui users link --username NAME --patient ID``: an extra Patient record of a usager account (Patient user); it
+  grants nothing to aidants or professionals (their reach: delegations, structures, care teams)
+- ``dui delegations add --patient ID --related-person ID --end DATE [--start DATE] [--collect] [--deny-type T]...
+  [--performer REF] [--id ID]``, ``dui delegations list [--patient ID] [--related-person ID]``,
+  ``dui delegations revoke --id ID``: aidant delegation Consents (:mod:`fhirserver.auth.delegation`), written
+  through the FHIR interactions so that their validation runs
 - ``dui launch --patient ID [--encounter ID] [--minutes N]`` prints an EHR launch context id (the ``launch``
   parameter the portal passes to an app's launch URL with ``iss``)
 
@@ -145,6 +150,105 @@ def cmd_launch(args: argparse.Namespace) -> int:
     return status
 
 
+def _fhir(args: argparse.Namespace, method: str, path: str, body: Any = None,
+          params: list[tuple[str, str]] | None = None) -> Any:
+    """Run one FHIR interaction as an internal call; returns the response (status, resource)."""
+    from fhirserver.cli import _context, _settings
+    from fhirserver.interactions.context import FhirRequest
+    from fhirserver.interactions.router import handle
+
+    with _context(_settings(args)) as ctx:
+        return handle(FhirRequest(method=method, path=path, body=body, params=params or []), ctx)
+
+
+def _failed(resp: Any) -> int:
+    issues = (resp.resource or {}).get("issue") or [{}] if isinstance(resp.resource, dict) else [{}]
+    print(f"error: {issues[0].get('diagnostics', f'status {resp.status}')}", file=sys.stderr)
+    return 2
+
+
+def cmd_delegations_add(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from fhirserver.auth.delegation import build_consent
+
+    for name in ("patient", "related_person"):
+        if not FHIR_ID.match(getattr(args, name)):
+            print(f"error: --{name.replace('_', '-')} must be a FHIR id", file=sys.stderr)
+            return 2
+    start = args.start or datetime.now(UTC).isoformat(timespec="seconds")
+    body = build_consent(args.patient, args.related_person, start, args.end, collect=args.collect,
+                         deny_types=tuple(args.deny_type or ()), performer=args.performer, consent_id=args.id)
+    resp = _fhir(args, "PUT", f"Consent/{args.id}", body) if args.id else _fhir(args, "POST", "Consent", body)
+    if resp.status >= 400:
+        return _failed(resp)
+    print(f"Consent/{resp.resource['id']}: RelatedPerson/{args.related_person} may act for Patient/{args.patient}"
+          f" until {args.end}")
+    return 0
+
+
+def cmd_delegations_list(args: argparse.Namespace) -> int:
+    from fhirserver.auth.delegation import CATEGORY_CODE, CATEGORY_SYSTEM, active_delegation, actors
+
+    params = [("category", f"{CATEGORY_SYSTEM}|{CATEGORY_CODE}"), ("_count", "1000")]
+    if args.patient:
+        params.append(("patient", f"Patient/{args.patient}"))
+    if args.related_person:
+        params.append(("actor", f"RelatedPerson/{args.related_person}"))
+    resp = _fhir(args, "GET", "Consent", params=params)
+    if resp.status >= 400:
+        return _failed(resp)
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    for entry in resp.resource.get("entry") or []:
+        c = entry.get("resource") or {}
+        if c.get("resourceType") != "Consent":
+            continue
+        period = (c.get("provision") or {}).get("period") or {}
+        state = "en cours" if active_delegation(c, now) else "sans effet"
+        print(f"Consent/{c.get('id')}\t{(c.get('patient') or {}).get('reference')}\t"
+              f"{','.join('RelatedPerson/' + a for a in actors(c))}\t{c.get('status')}\t"
+              f"{period.get('start')}..{period.get('end')}\t{state}")
+    return 0
+
+
+def cmd_delegations_revoke(args: argparse.Namespace) -> int:
+    if not FHIR_ID.match(args.id):
+        print("error: --id must be a Consent id", file=sys.stderr)
+        return 2
+    current = _fhir(args, "GET", f"Consent/{args.id}")
+    if current.status >= 400:
+        return _failed(current)
+    resp = _fhir(args, "PUT", f"Consent/{args.id}", {**current.resource, "status": "inactive"})
+    if resp.status >= 400:
+        return _failed(resp)
+    print(f"Consent/{args.id} revoked (status inactive)")
+    return 0
+
+
+def _register_delegations(sub: Any) -> None:
+    delegations = sub.add_parser("delegations", help="aidant delegations (Consent)")
+    dsub = delegations.add_subparsers(dest="delegations_command", required=True)
+    dadd = dsub.add_parser("add", help="let an aidant (RelatedPerson) act for a usager until a date")
+    dadd.add_argument("--patient", required=True)
+    dadd.add_argument("--related-person", required=True)
+    dadd.add_argument("--end", required=True, help="last day (FHIR date or dateTime)")
+    dadd.add_argument("--start", help="first day (default: now)")
+    dadd.add_argument("--collect", action="store_true", help="the aidant may also add data (create only)")
+    dadd.add_argument("--deny-type", action="append", help="a resource type left out (repeatable)")
+    dadd.add_argument("--performer", help="who grants it (default: the usager, Patient/ID)")
+    dadd.add_argument("--id", help="the Consent id (default: assigned by the server)")
+    dadd.set_defaults(func=cmd_delegations_add)
+    dlist = dsub.add_parser("list", help="list delegations")
+    dlist.add_argument("--patient")
+    dlist.add_argument("--related-person")
+    dlist.set_defaults(func=cmd_delegations_list)
+    drevoke = dsub.add_parser("revoke", help="revoke a delegation (status inactive)")
+    drevoke.add_argument("--id", required=True)
+    drevoke.set_defaults(func=cmd_delegations_revoke)
+
+
 def register(sub: Any) -> None:
     """Add this package's sub-commands to the ``dui`` parser's sub-parsers."""
     clients = sub.add_parser("clients", help="OAuth clients (SMART apps, Backend Services)")
@@ -169,10 +273,13 @@ def register(sub: Any) -> None:
     uadd.add_argument("--password", required=True)
     uadd.add_argument("--fhir-user", required=True, help="Patient/ID, RelatedPerson/ID or Practitioner/ID")
     uadd.set_defaults(func=cmd_users_add)
-    link = users_sub.add_parser("link", help="let a user act for a usager (patient picker)")
+    link = users_sub.add_parser("link", help="an extra Patient record of a usager account (grants aidants and "
+                                "professionals nothing: see dui delegations)")
     link.add_argument("--username", required=True)
     link.add_argument("--patient", required=True, help="the Patient id")
     link.set_defaults(func=cmd_users_link)
+
+    _register_delegations(sub)
 
     launch = sub.add_parser("launch", help="create an EHR launch context; prints the launch id")
     launch.add_argument("--patient")

@@ -247,3 +247,28 @@ class DelegationHook:
 
     def after_write(self, event: WriteEvent, stored: StoredResource) -> None:
         return None
+
+
+def build_consent(patient: str, related_person: str, start: str, end: str, *, collect: bool = False,
+                  deny_types: tuple[str, ...] = (), performer: str | None = None,
+                  consent_id: str | None = None) -> dict[str, Any]:
+    """A delegation Consent following the convention above (``dui delegations add``)."""
+    actions = ["access", "collect"] if collect else ["access"]
+    provision: dict[str, Any] = {
+        "type": "permit", "period": {"start": start, "end": end},
+        "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
+                                        "code": "POWATT"}]},
+                   "reference": {"reference": f"RelatedPerson/{related_person}"}}],
+        "action": [{"coding": [{"system": ACTION_SYSTEM, "code": a}]} for a in actions]}
+    if deny_types:
+        provision["provision"] = [{"type": "deny", "class": [{"system": TYPES_SYSTEM, "code": t}
+                                                             for t in deny_types]}]
+    consent: dict[str, Any] = {
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": SCOPE_SYSTEM, "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": CATEGORY_CODE}]}],
+        "patient": {"reference": f"Patient/{patient}"},
+        "performer": [{"reference": performer or f"Patient/{patient}"}], "provision": provision}
+    if consent_id:
+        consent["id"] = consent_id
+    return consent

@@ -154,3 +154,22 @@ def test_delegation_of_another_usagers_related_person_grants_nothing(aidant: Env
     assert resp.status == 422
     token = user_token(aidant, "luc", SCOPE)
     assert api(aidant, token, "Patient/p2").status_code == 404
+
+
+def test_cli_add_list_revoke(aidant: Env, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``dui delegations add`` grants access through a validated Consent, ``list`` shows it in force and
+    ``revoke`` ends it; a delegation beyond the maximum length is refused (exit 2)."""
+    from fhirserver.cli import main
+
+    base = ["--database-url", database_url, "delegations"]
+    token = user_token(aidant, "luc", SCOPE)
+    assert main(base + ["add", "--patient", "p1", "--related-person", "rp1", "--end", now_iso(30),
+                        "--id", "cli1"]) == 0
+    assert api(aidant, token, "Patient/p1").status_code == 200
+    assert main(base + ["list", "--patient", "p1"]) == 0
+    assert "Consent/cli1" in capsys.readouterr().out
+    assert main(base + ["revoke", "--id", "cli1"]) == 0
+    assert api(aidant, token, "Patient/p1").status_code == 404
+    assert main(base + ["add", "--patient", "p1", "--related-person", "rp1", "--start", "2026-01-01",
+                        "--end", "2028-01-01"]) == 2
+    assert "at most" in capsys.readouterr().err
