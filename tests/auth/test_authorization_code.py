@@ -209,7 +209,10 @@ def test_picker_refuses_a_patient_the_user_may_not_act_for(records: Env) -> None
     """A forged dui_patient outside the user's usagers re-shows the picker with an error, no code."""
     env = records
     env.add_client()
-    env.add_user("luc", "RelatedPerson/rp1", patients=("p1",))
+    env.add_user("luc", "RelatedPerson/rp1")
+    from tests.auth.conftest import delegation_consent
+
+    env.put(delegation_consent("d1", "p1", "rp1"))  # aidants act through delegations (account links grant nothing)
     _, challenge = pkce()
     session = requests.Session()
     consent = browse_to_consent(env, session, env.url("authorize") + "?" + urlencode(
