@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.storage.sql.schema import idx_compartment, resource
@@ -20,17 +20,21 @@ CHUNK = 500
 
 def patients_of(session: SqlSession, pairs: Iterable[tuple[str, str]]) -> set[str]:
     """The ids of the Patients whose compartment holds one of these (type, id) resources."""
-    wanted = sorted(set(pairs))
-    if not wanted:
+    by_type: dict[str, set[str]] = {}
+    for rt, res_id in pairs:
+        by_type.setdefault(rt, set()).add(res_id)
+    if not by_type:
         return set()
     session.flush()  # index rows written earlier in this transaction are buffered
-    out = {res_id for rt, res_id in wanted if rt == "Patient"}
+    out = set(by_type.get("Patient", ()))
     c, r = idx_compartment, resource
-    for i in range(0, len(wanted), CHUNK):
-        chunk = wanted[i:i + CHUNK]
-        stmt = (select(c.c.comp_id).distinct().join(r, r.c.rid == c.c.rid)
-                .where(c.c.comp_type == "Patient", tuple_(r.c.res_type, r.c.res_id).in_(chunk)))
-        out.update(str(row[0]) for row in session.conn.execute(stmt))
+    for rt, ids in sorted(by_type.items()):
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), CHUNK):
+            # one statement per type with an expanding IN: SQLAlchemy caches its compiled form (a tuple IN is not)
+            stmt = (select(c.c.comp_id).join(r, r.c.rid == c.c.rid)
+                    .where(r.c.res_type == rt, r.c.res_id.in_(ordered[i:i + CHUNK]), c.c.comp_type == "Patient"))
+            out.update(str(row[0]) for row in session.conn.execute(stmt))
     return out
 
 

@@ -29,11 +29,19 @@ _META_WRITES = frozenset({"$meta-add", "$meta-delete"})
 
 
 def append_only(req: FhirRequest) -> None:
-    """Update, patch, delete (and meta changes) of AuditEvents are refused for everyone: 405."""
+    """Patch, delete, meta changes and conditional updates of AuditEvents are refused for everyone: 405 (an update
+    of an existing one too: :func:`no_overwrite`, which needs the session)."""
     segs = req.segments
     if not segs or segs[0] != "AuditEvent":
         return
-    if req.method in ("PUT", "PATCH", "DELETE") or (segs[-1] in _META_WRITES):
+    if req.method in ("PATCH", "DELETE") or (req.method == "PUT" and len(segs) != 2) or segs[-1] in _META_WRITES:
+        raise MethodNotAllowed("AuditEvents are append-only: they cannot be updated, patched or deleted")
+
+
+def no_overwrite(session: SqlSession, req: FhirRequest) -> None:
+    """``PUT AuditEvent/id`` creates a new event (update as create) but never replaces an existing one: 405."""
+    segs = req.segments
+    if req.method == "PUT" and len(segs) == 2 and segs[0] == "AuditEvent" and session.read(*segs) is not None:
         raise MethodNotAllowed("AuditEvents are append-only: they cannot be updated, patched or deleted")
 
 

@@ -134,6 +134,7 @@ def dispatch(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespons
     if writes is None:
         return cast(Standalone, handler)(req, ctx)
     req.session = session
+    audit.no_overwrite(session, req)
     trail = audit.active_trail(req, ctx)
     before = audit.before_write(session, req) if trail and writes else None
     resp = cast(Handler, handler)(req, ctx, session)
@@ -173,6 +174,7 @@ def _run(req: FhirRequest, ctx: Context, trail: AuditTrail | None) -> FhirRespon
 
     def run(session: SqlSession) -> FhirResponse:
         req.session = session
+        audit.no_overwrite(session, req)
         before = audit.before_write(session, req) if trail and writes else None
         resp = session_handler(req, ctx, session)
         if trail and writes:

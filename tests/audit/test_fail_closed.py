@@ -90,3 +90,14 @@ def test_an_app_may_record_its_own_audit_event(people: Env, pro: str) -> None:
     [create] = rest_events(people, "create")
     assert create["entity"][0]["what"]["reference"].startswith(f"AuditEvent/{resp.json()['id']}")
     assert patients(create) == {"Patient/p1"}
+
+
+def test_put_of_a_new_audit_event_is_a_create(people: Env) -> None:
+    """PUT AuditEvent/id of an id not yet used creates it (update as create); a second PUT is refused."""
+    event = {"resourceType": "AuditEvent", "id": "ext1", "type": {"code": "110114"},
+             "recorded": "2026-01-01T10:00:00Z", "agent": [{"requestor": True}], "source": {"observer": {}}}
+    first = handle(FhirRequest("PUT", "AuditEvent/ext1", body=event, base_url=people.fhir), people.ctx)
+    assert first.status == 201
+    again = handle(FhirRequest("PUT", "AuditEvent/ext1", body={**event, "outcome": "8"}, base_url=people.fhir),
+                   people.ctx)
+    assert again.status == 405
