@@ -20,10 +20,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
 
-from fhirserver.storage.sql.schema import metadata
-
-Id = String(64).with_variant(String(64, collation="C"), "postgresql")
-Name = String(200).with_variant(String(200, collation="C"), "postgresql")
+from fhirserver.storage.sql.schema import Name, metadata
+from fhirserver.storage.sql.schema import Small as Id
 
 auth_client = Table(
     "auth_client",

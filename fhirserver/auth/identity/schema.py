@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text
 
-from fhirserver.auth.schema import Id, Name
-from fhirserver.storage.sql.schema import metadata
+from fhirserver.storage.sql.schema import Name, metadata
+from fhirserver.storage.sql.schema import Small as Id
 
 auth_identity = Table(
     "auth_identity",

@@ -40,6 +40,7 @@ Content = JSON().with_variant(JSONB(), "postgresql")
 # Byte-wise ordering on PostgreSQL so that prefix ranges use the B-tree whatever the database locale.
 Key = String(512).with_variant(String(512, collation="C"), "postgresql")
 Small = String(64).with_variant(String(64, collation="C"), "postgresql")
+Name = String(200).with_variant(String(200, collation="C"), "postgresql")
 
 resource = Table(
     "resource",
