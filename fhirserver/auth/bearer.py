@@ -16,6 +16,7 @@ from joserfc.jwk import RSAKey
 
 from fhirserver.auth import scopes
 from fhirserver.auth.keys import verification_keys
+from fhirserver.auth.models import epoch
 from fhirserver.auth.principal import Principal
 from fhirserver.auth.store import AuthStore
 from fhirserver.auth.urls import Urls
@@ -25,6 +26,23 @@ LEEWAY = 5
 
 class InvalidToken(Exception):
     """A bearer token that is missing, malformed, expired, revoked or not for this server."""
+
+
+def access_token_claims(urls: Urls, *, jti: str, subject: str, client_id: str, scope: str, ttl: int,
+                        fhir_user: str | None = None, patient: str | None = None) -> dict[str, Any]:
+    """The claims of an access token of this server (SMART app-launch.html#access-token; RFC 9068)."""
+    now = epoch()
+    claims: dict[str, Any] = {"iss": urls.issuer, "sub": subject, "aud": urls.fhir_base, "iat": now,
+                              "exp": now + ttl, "jti": jti, "client_id": client_id, "scope": scope}
+    if fhir_user:
+        claims["fhirUser"] = f"{urls.fhir_base}/{fhir_user}"
+    if patient:
+        claims["patient"] = patient
+    return claims
+
+
+def sign_access_token(key: RSAKey, claims: dict[str, Any]) -> str:
+    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, claims, key)
 
 
 def decode_access_token(key: RSAKey, token: str, urls: Urls) -> dict[str, Any] | None:

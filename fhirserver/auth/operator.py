@@ -18,12 +18,12 @@ import argparse
 import sys
 from typing import Any
 
-from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
 from fhirserver.auth import scopes
+from fhirserver.auth.bearer import access_token_claims, sign_access_token
 from fhirserver.auth.keys import SigningKey
-from fhirserver.auth.models import Client, epoch
+from fhirserver.auth.models import Client
 from fhirserver.auth.passwords import new_token
 from fhirserver.auth.store import AuthStore
 from fhirserver.auth.urls import Urls, urls_for
@@ -38,23 +38,6 @@ DEMO_ACCOUNTS = (("demo.usager", "Patient/ehpad-usager-001"), ("demo.soignant", 
 
 class TokenError(ValueError):
     """The token cannot be minted (unknown client, wrong grant type, scope not pre-authorised …)."""
-
-
-def access_token_claims(urls: Urls, *, jti: str, subject: str, client_id: str, scope: str, ttl: int,
-                        fhir_user: str | None = None, patient: str | None = None) -> dict[str, Any]:
-    """The claims of an access token of this server (SMART app-launch.html#access-token; RFC 9068)."""
-    now = epoch()
-    claims: dict[str, Any] = {"iss": urls.issuer, "sub": subject, "aud": urls.fhir_base, "iat": now,
-                              "exp": now + ttl, "jti": jti, "client_id": client_id, "scope": scope}
-    if fhir_user:
-        claims["fhirUser"] = f"{urls.fhir_base}/{fhir_user}"
-    if patient:
-        claims["patient"] = patient
-    return claims
-
-
-def sign_access_token(key: RSAKey, claims: dict[str, Any]) -> str:
-    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, claims, key)
 
 
 def mint_token(store: AuthStore, key: RSAKey, urls: Urls, client_id: str, scope: str, minutes: int) -> str:

@@ -31,11 +31,11 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import compare_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import OpenIDCode
-from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from fhirserver.audit import oauth as audit
 from fhirserver.auth import assertion, scopes
+from fhirserver.auth.bearer import access_token_claims, sign_access_token
 from fhirserver.auth.keys import SigningKey
 from fhirserver.auth.models import AuthorizationCode, Client, Token, User, epoch, utcnow
 from fhirserver.auth.passwords import new_token
@@ -111,17 +111,11 @@ class SmartServer(AuthorizationServer):
             refresh_end = None
             grant_id = self.store.new_grant(client.client_id, None, token["scope"], None, None, None)
         jti = new_token(18)
-        now = epoch()
         urls = self.urls()
-        claims: dict[str, Any] = {"iss": urls.issuer, "sub": user.username if user else client.client_id,
-                                  "aud": urls.fhir_base, "iat": now, "exp": now + int(token["expires_in"]),
-                                  "jti": jti, "client_id": client.client_id, "scope": token["scope"]}
-        if user is not None:
-            claims["fhirUser"] = f"{urls.fhir_base}/{user.fhir_user}"
-        if patient:
-            claims["patient"] = patient
-        token["access_token"] = jwt.encode({"alg": "RS256", "kid": self.key.kid, "typ": "at+jwt"}, claims,
-                                           self.key)
+        claims = access_token_claims(urls, jti=jti, subject=user.username if user else client.client_id,
+                                     client_id=client.client_id, scope=token["scope"], ttl=int(token["expires_in"]),
+                                     fhir_user=user.fhir_user if user else None, patient=patient)
+        token["access_token"] = sign_access_token(self.key, claims)
         self.store.save_token(jti, grant_id, client.client_id, user.id if user else None, token["scope"],
                               int(token["expires_in"]), token.get("refresh_token"), refresh_end)
         if patient:
@@ -273,12 +267,12 @@ class SmartRefreshGrant(RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def validate_token_request(self) -> None:
-        client = self._validate_request_client()
-        self.request.client = client
         presented = self.request.form.get("refresh_token")
+        store: AuthStore = self.server.store
+        client = self._public_client_of(store, presented) or self._validate_request_client()
+        self.request.client = client
         if not presented:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        store: AuthStore = self.server.store
         found = store.token_by_refresh(presented)
         if found is None or not found.check_client(client):
             raise InvalidGrantError("the refresh token is not valid for this client")
@@ -296,6 +290,22 @@ class SmartRefreshGrant(RefreshTokenGrant):
         if claimed is None:
             raise InvalidGrantError("the refresh token was already used, revoked or has expired")
         self.request.refresh_token = claimed
+
+    def _public_client_of(self, store: AuthStore, presented: str | None) -> Client | None:
+        """The public client a refresh token belongs to, when the request carries no client identification at all.
+
+        The SMART refresh request lists no ``client_id`` and client-js sends none by default; a public client has no
+        credential beyond the (rotated, single-use) refresh token itself, so naming the client adds nothing. A
+        confidential client must still authenticate: this never applies to them."""
+        form = self.request.form
+        if not presented or form.get("client_id") or form.get("client_assertion") or \
+                self.request.headers.get("Authorization"):
+            return None
+        found = store.token_by_refresh(presented)
+        client = store.client(found.client_id) if found is not None else None
+        if client is None or not client.is_public or not client.check_grant_type(self.GRANT_TYPE):
+            return None
+        return client
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
         if refresh_token.user_id is None:

@@ -246,8 +246,6 @@ def test_refresh_with_client_id_gives_a_new_access_token_that_reads(usager: Env,
     assert run.results["Patient/p1"]["status"] == 200
 
 
-@pytest.mark.xfail(strict=True, reason="server: a public client's refresh without client_id is 401 invalid_client; "
-                   "client-js 2.6.3 sends no client_id on refresh by default (reported to the lead)")
 def test_refresh_with_the_library_defaults(usager: Env, node_apps: list[NodeApp]) -> None:
     """client.refresh() with client-js defaults (grant_type + refresh_token only, as in the SMART refresh request
     table) works for a public client."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.auth.conftest import Env, api, patient_token
+from tests.auth.conftest import Env, api, exchange, get_code, patient_token, pkce
 
 
 @pytest.fixture()
@@ -86,3 +86,29 @@ def test_no_refresh_token_without_offline_access(jeanne: Env) -> None:
 def test_invalid_refresh_token_is_refused(jeanne: Env) -> None:
     """An unknown refresh token is invalid_grant."""
     assert _refresh(jeanne, "not-a-refresh-token").json()["error"] == "invalid_grant"
+
+
+def test_public_client_refresh_without_client_id(jeanne: Env) -> None:
+    """A public client may refresh with only grant_type and refresh_token (the SMART refresh request; client-js
+    sends no client_id); the rotated token still belongs to that client."""
+    first = _token(jeanne)
+    resp = requests.post(jeanne.url("token"), data={"grant_type": "refresh_token",
+                                                     "refresh_token": first["refresh_token"]}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["refresh_token"] != first["refresh_token"]
+    again = requests.post(jeanne.url("token"), data={"grant_type": "refresh_token",
+                                                      "refresh_token": first["refresh_token"]}, timeout=10)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+def test_confidential_client_refresh_without_credentials_is_refused(records: Env) -> None:
+    """A confidential client's refresh token alone does not authenticate it: invalid_client."""
+    records.add_client("web", auth_method="client_secret_basic", secret="s3cret-web-client-value",
+                       scope="openid fhirUser launch/patient offline_access patient/*.rs")
+    records.add_user("jeanne", "Patient/p1")
+    verifier, challenge = pkce()
+    code = get_code(records, "jeanne", challenge, client_id="web")
+    token = exchange(records, code, verifier, client_id="web", auth=("web", "s3cret-web-client-value")).json()
+    resp = requests.post(records.url("token"), data={"grant_type": "refresh_token",
+                                                     "refresh_token": token["refresh_token"]}, timeout=10)
+    assert resp.status_code == 401 and resp.json()["error"] == "invalid_client"

@@ -17,9 +17,11 @@ from tests.auth.conftest import (
     PASSWORD,
     REDIRECT,
     Env,
+    aidant_of_two,
     api,
     approve,
     browse_to_consent,
+    care_team,
     parse_page,
     submit,
 )
@@ -36,7 +38,7 @@ def test_standalone_launch_with_fhirclient_reads_the_chosen_patient(records: Env
     """fhirclient discovers the endpoints, the aidant picks a usager, and the token reads that usager's data."""
     env = records
     env.add_client(scope="openid fhirUser launch/patient offline_access patient/*.rs")
-    env.add_user("luc", "RelatedPerson/rp1", patients=("p1", "p2"))
+    aidant_of_two(env)  # delegations d1 (p1) and d2 (p2): account links grant aidants nothing
     smart = _fhirclient(env, "openid fhirUser offline_access patient/*.rs")
     url = smart.authorize_url
     assert parse_qs(urlsplit(url).query)["code_challenge_method"] == ["S256"]
@@ -165,6 +167,7 @@ def test_ehr_launch(records: Env) -> None:
     env = records
     env.add_client(scope="openid fhirUser launch user/*.rs patient/*.rs")
     env.add_user("drpetit", "Practitioner/dr1")
+    care_team(env, "dr1", "p2")  # the launch patient must be within the professional's reach
     launch = env.launch("p2", "e1")
     smart = _fhirclient(env, "openid fhirUser patient/*.rs", launch_token=launch)
     url = smart.authorize_url
@@ -224,10 +227,11 @@ def _qs(params: dict[str, str]) -> str:
 
 def test_fhirclient_default_v1_scopes_for_a_practitioner(records: Env) -> None:
     """fhirclient's default v1 scope (user/*.* patient/*.read openid profile): granted as requested (v1 strings
-    back), user/*.* lets a professional read and write across usagers (part 1: no structure rule yet)."""
+    back), user/*.* lets a professional read and write the usagers in reach (here p2, through a care team)."""
     env = records
     env.add_client(scope="openid profile fhirUser launch/patient user/*.* patient/*.read")
     env.add_user("drpetit", "Practitioner/dr1", patients=("p1",))
+    care_team(env, "dr1", "p2")
     smart = smart_client.FHIRClient(settings={"app_id": "app", "api_base": env.fhir, "redirect_uri": REDIRECT})
     smart.prepare()
     session = requests.Session()
