@@ -168,7 +168,9 @@ def authorize() -> Any:
                            "Signalez-le à l'éditeur de l'application.")
     params = _oauth_params()
     if user is None or current is None:
-        if not state.ctx.settings.auth_local_accounts:
+        from fhirserver.auth.identity.views import buttons
+
+        if not state.ctx.settings.auth_local_accounts and not buttons("/auth/apps"):
             return _error_page("Connexion impossible", "Aucun moyen de connexion n'est activé sur ce serveur.", 503)
         return redirect("/auth/login?" + urlencode({"next": "/auth/authorize?" + urlencode(params)}), 302)
     csrf = current[1]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from fhirserver.app import build_context, create_app
 from fhirserver.settings import load_settings
-from tests.auth.conftest import PASSWORD, Env, login, parse_page
+from tests.auth.conftest import PASSWORD, Env, authorize_params, login, parse_page, pkce
 from tests.auth.oidc.conftest import SECRETS, audit_events, provider_links
 
 
@@ -33,6 +34,9 @@ def test_without_local_accounts_only_buttons_remain(oidc: Env, providers_file: s
         client: Any = create_app(settings, context=ctx).test_client()
         page = client.get("/auth/login")
         refused = client.post("/auth/login", data={"username": "x", "password": "y"})
+        _, challenge = pkce()
+        params = {**authorize_params(oidc, challenge), "aud": "http://localhost/fhir"}
+        authorize = client.get("/auth/authorize?" + urlencode(params))
     finally:
         ctx.repo.engine.dispose()
         for k, v in saved.items():
@@ -41,6 +45,8 @@ def test_without_local_accounts_only_buttons_remain(oidc: Env, providers_file: s
     assert page.status_code == 200 and "Se connecter avec Pro Santé Connect" in html
     assert parse_page(html).forms == []
     assert refused.status_code == 503
+    # an app's authorization request is sent to the login page (the providers), not refused
+    assert authorize.status_code == 302 and authorize.headers["Location"].startswith("/auth/login?")
 
 
 def test_local_login_is_audited(oidc: Env) -> None:
