@@ -172,8 +172,10 @@ def live_server(app: Any, database_url: str) -> Iterator[str]:
 
     port = _free_port()
     dui = os.path.join(os.path.dirname(sys.executable), "dui")
+    # like the ``context`` fixture: the concurrency tests exercise the interactions, not the token
+    env = {**os.environ, "DUI_AUTH_REQUIRED": "false"}
     proc = subprocess.Popen([dui, "--database-url", database_url, "serve", "--port", str(port), "--workers", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
