@@ -43,14 +43,14 @@ class AuditTrail:
                      detail: str | None = None, network: str | None = None, session: Any = None) -> None:
         """kind: "login" | "logout" | "token" | "consent" | "invitation" | "delegation";
         outcome: "success" | "failure"; who: the acting user's fhirUser ("Practitioner/1") when known;
-        patient: the usager concerned (so the event appears in "qui a consulté mon dossier");
+        patient: the usager concerned, id or reference (so the event appears in "qui a consulté mon dossier");
         entity: a reference the event is about ("Consent/7"); detail: a short non-health text (never a password,
         never a token); session: write inside that SqlSession when given, else in its own transaction."""
         entities: list[Entity] = []
         if entity:
             entities.append(Entity(reference=entity))
-        if patient:
-            entities.append(events.patient_entity(patient))
+        if patient:  # a Patient id ("p1") or reference ("Patient/p1")
+            entities.append(events.patient_entity(patient if "/" in patient else f"Patient/{patient}"))
         actor = Actor(who=who, username=username, client_id=client_id, network=network)
         self.record(events.kind_spec(kind, outcome, actor, tuple(entities), _short(detail)), session=session)
 

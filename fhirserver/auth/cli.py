@@ -151,14 +151,23 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def _fhir(args: argparse.Namespace, method: str, path: str, body: Any = None,
-          params: list[tuple[str, str]] | None = None) -> Any:
-    """Run one FHIR interaction as an internal call; returns the response (status, resource)."""
+          params: list[tuple[str, str]] | None = None, audit: tuple[str | None, str] | None = None) -> Any:
+    """Run one FHIR interaction as an internal call; returns the response (status, resource). ``audit``
+    (patient id, what was done): a delegation change made from the command line, recorded in the audit trail (an
+    internal call has no principal, so the router records nothing)."""
     from fhirserver.cli import _context, _settings
     from fhirserver.interactions.context import FhirRequest
     from fhirserver.interactions.router import handle
 
     with _context(_settings(args)) as ctx:
-        return handle(FhirRequest(method=method, path=path, body=body, params=params or []), ctx)
+        resp = handle(FhirRequest(method=method, path=path, body=body, params=params or []), ctx)
+        trail = ctx.services.get("audit")
+        if audit is not None and trail is not None:
+            entity = f"Consent/{resp.resource['id']}" if resp.status < 400 and isinstance(resp.resource, dict) \
+                and resp.resource.get("id") else None
+            trail.record_event(kind="delegation", outcome="success" if resp.status < 400 else "failure",
+                               patient=f"Patient/{audit[0]}" if audit[0] else None, entity=entity, detail=f"{audit[1]} (dui delegations)")
+        return resp
 
 
 def _failed(resp: Any) -> int:
@@ -179,7 +188,9 @@ def cmd_delegations_add(args: argparse.Namespace) -> int:
     start = args.start or datetime.now(UTC).isoformat(timespec="seconds")
     body = build_consent(args.patient, args.related_person, start, args.end, collect=args.collect,
                          deny_types=tuple(args.deny_type or ()), performer=args.performer, consent_id=args.id)
-    resp = _fhir(args, "PUT", f"Consent/{args.id}", body) if args.id else _fhir(args, "POST", "Consent", body)
+    audit = (args.patient, "delegation granted")
+    resp = _fhir(args, "PUT", f"Consent/{args.id}", body, audit=audit) if args.id else \
+        _fhir(args, "POST", "Consent", body, audit=audit)
     if resp.status >= 400:
         return _failed(resp)
     print(f"Consent/{resp.resource['id']}: RelatedPerson/{args.related_person} may act for Patient/{args.patient}"
@@ -220,7 +231,9 @@ def cmd_delegations_revoke(args: argparse.Namespace) -> int:
     current = _fhir(args, "GET", f"Consent/{args.id}")
     if current.status >= 400:
         return _failed(current)
-    resp = _fhir(args, "PUT", f"Consent/{args.id}", {**current.resource, "status": "inactive"})
+    patient = str((current.resource.get("patient") or {}).get("reference", "")).removeprefix("Patient/") or None
+    resp = _fhir(args, "PUT", f"Consent/{args.id}", {**current.resource, "status": "inactive"},
+                 audit=(patient, "delegation revoked"))
     if resp.status >= 400:
         return _failed(resp)
     print(f"Consent/{args.id} revoked (status inactive)")

@@ -50,3 +50,16 @@ def test_staff_search_by_patient_agent_subtype_and_outcome(people: Env, pro: str
                                 "&entity=Observation/o2")
     assert len(_reads_of(found, "Observation/o2")) == 1
     assert _reads_of(_audit(people, pro, "?patient=Patient/p1&subtype=read"), "Observation/o2") == []
+
+
+def test_the_usager_sees_the_failed_logins_on_their_account(people: Env) -> None:
+    """A login event recorded for a usager (by id or by reference) is in that usager's own audit search."""
+    trail = people.ctx.services["audit"]
+    trail.record_event(kind="login", outcome="failure", username="jeanne", patient="p1", detail="local login refused")
+    trail.record_event(kind="logout", outcome="success", username="jeanne", patient="Patient/p1")
+    events = _audit(people, usager_token(people, "jeanne"))
+    kinds = {(e["subtype"][0]["code"], e["outcome"]) for e in events}
+    # the failed login and the logout recorded here, and the successful login of usager_token itself
+    assert {("login", "4"), ("logout", "0"), ("login", "0")} <= kinds
+    assert not [e for e in _audit(people, usager_token(people, "paul"))
+                if e["subtype"][0]["code"] in ("login", "logout")]

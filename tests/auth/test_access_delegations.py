@@ -173,3 +173,9 @@ def test_cli_add_list_revoke(aidant: Env, database_url: str, capsys: pytest.Capt
     assert main(base + ["add", "--patient", "p1", "--related-person", "rp1", "--start", "2026-01-01",
                         "--end", "2028-01-01"]) == 2
     assert "at most" in capsys.readouterr().err
+    # each change made from the command line is in the usager's audit trail (granted, revoked, refused)
+    events = aidant.ctx.repo.run(lambda s: s.search(aidant.ctx.parser.parse(
+        ("AuditEvent",), [("patient", "Patient/p1"), ("_count", "100")], aidant.fhir)), write=False)
+    outcomes = sorted((m.content or {}).get("outcome", "") for m in events.matches
+                      if "(dui delegations)" in (m.content or {}).get("outcomeDesc", ""))
+    assert outcomes == ["0", "0", "4"], outcomes
