@@ -61,5 +61,6 @@ def test_the_usager_sees_the_failed_logins_on_their_account(people: Env) -> None
     kinds = {(e["subtype"][0]["code"], e["outcome"]) for e in events}
     # the failed login and the logout recorded here, and the successful login of usager_token itself
     assert {("login", "4"), ("logout", "0"), ("login", "0")} <= kinds
+    assert any(a.get("altId") == "jeanne" for e in events for a in e.get("agent", []))
     assert not [e for e in _audit(people, usager_token(people, "paul"))
-                if e["subtype"][0]["code"] in ("login", "logout")]
+                if any(a.get("altId") == "jeanne" for a in e.get("agent", []))]
