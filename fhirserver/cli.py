@@ -62,7 +62,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from fhirserver.storage.sql.migrate import upgrade
 
         upgrade(make_engine(settings.database_url))  # once, before the workers start
-    _compile_cda_cache(settings)
 
     class App(BaseApplication):
         def load_config(self) -> None:
@@ -87,31 +86,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     App().run()
     return 0
-
-
-def _warm_cda_cache(settings: Settings) -> None:
-    from fhirserver.documents.validation import build_cda_validator
-
-    validator = build_cda_validator(settings)
-    if validator is not None:
-        validator.warm_up()
-
-
-def _compile_cda_cache(settings: Settings) -> None:
-    """Compile the ANS kit's schematrons into the disk cache before the workers start, so that each worker only
-    loads them (the first compilation takes tens of seconds). In a child process: the Saxon runtime must not be
-    loaded into the gunicorn master that forks the workers."""
-    if not settings.cda_kit_dir:
-        return
-    import multiprocessing
-
-    child = multiprocessing.get_context("spawn").Process(target=_warm_cda_cache, args=(settings,),
-                                                         name="cda-cache")
-    child.start()
-    child.join()
-    if child.exitcode != 0:
-        print("warning: the CDA schematrons could not be compiled ahead; the workers will compile them",
-              file=sys.stderr)
 
 
 # --- db ------------------------------------------------------------------------------------------
