@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fhirserver.audit import cli as audit_cli  # dui audit purge
     from fhirserver.auth import cli as auth_cli
     from fhirserver.auth import operator as auth_operator
-    from fhirserver.auth.identity import cli as identity_cli  # dui invitations
+    from fhirserver.auth.logins import cli as identity_cli  # dui invitations
     from fhirserver.documents import cli as cda_cli
     from fhirserver.integrations.dmp import cli as dmp_cli
     from fhirserver.integrations.mssante import cli as mssante_cli

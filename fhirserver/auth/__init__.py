@@ -28,9 +28,9 @@ def init_app(app: Any, ctx: Any) -> None:
     if isinstance(ctx.policy, AllowAll):
         ctx.policy = ScopePolicy(ctx)
     register(app, AuthState(ctx, store, server))
-    from fhirserver.auth.identity.providers import load_providers
-    from fhirserver.auth.identity.store import IdentityStore
-    from fhirserver.auth.identity.views import IdentityState
-    from fhirserver.auth.identity.views import register as register_identity
+    from fhirserver.auth.logins.providers import load_providers
+    from fhirserver.auth.logins.store import IdentityStore
+    from fhirserver.auth.logins.views import IdentityState
+    from fhirserver.auth.logins.views import register as register_identity
 
     register_identity(app, IdentityState(load_providers(ctx.settings), IdentityStore(ctx.repo.engine)))

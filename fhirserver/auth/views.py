@@ -168,7 +168,7 @@ def authorize() -> Any:
                            "Signalez-le à l'éditeur de l'application.")
     params = _oauth_params()
     if user is None or current is None:
-        from fhirserver.auth.identity.views import buttons
+        from fhirserver.auth.logins.views import buttons
 
         if not state.ctx.settings.auth_local_accounts and not buttons("/auth/apps"):
             return _error_page("Connexion impossible", "Aucun moyen de connexion n'est activé sur ce serveur.", 503)
@@ -265,7 +265,7 @@ def _safe_next(value: str | None) -> str:
 def _login_page(target: str, error: str | None, username: str, status: int = 200) -> Response:
     """The login page: the enabled external providers' buttons, and the local form (with a fresh double-submit
     token against login CSRF, cookie + hidden field) when local accounts are on."""
-    from fhirserver.auth.identity.views import buttons
+    from fhirserver.auth.logins.views import buttons
 
     token = new_token(24)
     local = _state().ctx.settings.auth_local_accounts
@@ -279,8 +279,8 @@ def _login_page(target: str, error: str | None, username: str, status: int = 200
 
 @bp.route("/auth/login", methods=["GET", "POST"])
 def login() -> Any:
-    from fhirserver.auth.identity.audit import record
-    from fhirserver.auth.identity.views import buttons
+    from fhirserver.auth.logins.audit import record
+    from fhirserver.auth.logins.views import buttons
 
     state = _state()
     settings = state.ctx.settings
@@ -319,8 +319,8 @@ def login() -> Any:
 def logout() -> Any:
     """Close the session; after an external login, continue to the provider's logout (RP-initiated logout with
     ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``)."""
-    from fhirserver.auth.identity.audit import record
-    from fhirserver.auth.identity.views import logout_redirect
+    from fhirserver.auth.logins.audit import record
+    from fhirserver.auth.logins.views import logout_redirect
 
     current = _session()
     target = "/auth/login"
@@ -337,8 +337,8 @@ def logout() -> Any:
 
 @bp.get("/auth/apps")
 def apps() -> Any:
-    from fhirserver.auth.identity import psc
-    from fhirserver.auth.identity.views import identity_state
+    from fhirserver.auth.logins import psc
+    from fhirserver.auth.logins.views import identity_state
 
     current = _session()
     if current is None:
@@ -354,7 +354,7 @@ def apps() -> Any:
 
 @bp.post("/auth/apps/revoke")
 def revoke_app() -> Any:
-    from fhirserver.auth.identity.audit import record
+    from fhirserver.auth.logins.audit import record
 
     current = _session()
     if current is None:

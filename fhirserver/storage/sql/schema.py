@@ -195,5 +195,5 @@ INDEX_TABLES: dict[str, Table] = {
     "compartment": idx_compartment,
 }
 
-import fhirserver.auth.identity.schema  # noqa: E402,F401  (external logins and invitations)
+import fhirserver.auth.logins.schema  # noqa: E402,F401  (external logins and invitations)
 import fhirserver.auth.schema  # noqa: E402,F401  (the authorization tables, on the same metadata)

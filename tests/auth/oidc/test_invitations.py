@@ -9,9 +9,9 @@ from urllib.parse import urljoin
 import requests
 from sqlalchemy import func, select, update
 
-from fhirserver.auth.identity import invitations
-from fhirserver.auth.identity.schema import auth_identity, auth_invitation
-from fhirserver.auth.identity.store import IdentityStore
+from fhirserver.auth.logins import invitations
+from fhirserver.auth.logins.schema import auth_identity, auth_invitation
+from fhirserver.auth.logins.store import IdentityStore
 from fhirserver.auth.models import utcnow
 from fhirserver.auth.schema import auth_user
 from tests.auth.conftest import Env, parse_page, submit

@@ -45,7 +45,7 @@ def test_second_login_reuses_the_account(oidc: Env) -> None:
     with oidc.ctx.repo.engine.connect() as conn:
         from sqlalchemy import func, select
 
-        from fhirserver.auth.identity.schema import auth_identity
+        from fhirserver.auth.logins.schema import auth_identity
         from fhirserver.auth.schema import auth_user
         assert conn.execute(select(func.count()).select_from(auth_identity)).scalar() == 1
         assert conn.execute(select(auth_user.c.fhir_user)).scalars().all() == ["Practitioner/dr1"]

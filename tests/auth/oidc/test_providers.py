@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fhirserver.auth.identity.providers import load_providers
-from fhirserver.auth.identity.relying_party import acr_satisfies
+from fhirserver.auth.logins.providers import load_providers
+from fhirserver.auth.logins.relying_party import acr_satisfies
 from fhirserver.settings import SettingsError, load_settings
 
 ENABLED = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from fhirserver.auth.identity.schema import TABLES
+from fhirserver.auth.logins.schema import TABLES
 from fhirserver.storage.sql.schema import metadata
 from tests.auth.conftest import Env
 

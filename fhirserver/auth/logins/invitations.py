@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fhirserver.auth.identity.records import read
-from fhirserver.auth.identity.store import IdentityStore
+from fhirserver.auth.logins.records import read
+from fhirserver.auth.logins.store import IdentityStore
 from fhirserver.interactions.context import Context
 
 TARGET = re.compile(r"^(Patient|RelatedPerson)/[A-Za-z0-9\-.]{1,64}$")

@@ -14,9 +14,9 @@ import argparse
 import sys
 from typing import Any
 
-from fhirserver.auth.identity.audit import record
-from fhirserver.auth.identity.invitations import DEFAULT_DAYS, InvitationError, create, url_for
-from fhirserver.auth.identity.store import IdentityStore
+from fhirserver.auth.logins.audit import record
+from fhirserver.auth.logins.invitations import DEFAULT_DAYS, InvitationError, create, url_for
+from fhirserver.auth.logins.store import IdentityStore
 from fhirserver.auth.urls import urls_for
 
 

@@ -21,19 +21,19 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request
 
-from fhirserver.auth.identity import franceconnect, psc
-from fhirserver.auth.identity.audit import record
-from fhirserver.auth.identity.invitations import patients_of
-from fhirserver.auth.identity.providers import Provider, ProviderError
-from fhirserver.auth.identity.records import read
-from fhirserver.auth.identity.relying_party import (
+from fhirserver.auth.logins import franceconnect, psc
+from fhirserver.auth.logins.audit import record
+from fhirserver.auth.logins.invitations import patients_of
+from fhirserver.auth.logins.providers import Provider, ProviderError
+from fhirserver.auth.logins.records import read
+from fhirserver.auth.logins.relying_party import (
     Identity,
     LoginRefused,
     authorization_url,
     complete,
     new_pending,
 )
-from fhirserver.auth.identity.store import IdentityStore, Pending
+from fhirserver.auth.logins.store import IdentityStore, Pending
 from fhirserver.auth.passwords import new_token
 
 bp = Blueprint("identity", __name__)  # templates: fhirserver/auth/templates (the auth blueprint)

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from fhirserver.auth.identity.relying_party import PendingLogin
-from fhirserver.auth.identity.schema import (
+from fhirserver.auth.logins.relying_party import PendingLogin
+from fhirserver.auth.logins.schema import (
     auth_identity,
     auth_invitation,
     auth_oidc_pending,

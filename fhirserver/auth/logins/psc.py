@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhirserver.auth.identity.records import search_ids
+from fhirserver.auth.logins.records import search_ids
 from fhirserver.interactions.context import Context
 
 IDNPS_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"

@@ -24,7 +24,7 @@ from joserfc import jwe, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-from fhirserver.auth.identity.providers import ACR_LEVELS, TIMEOUT, Provider, ProviderError
+from fhirserver.auth.logins.providers import ACR_LEVELS, TIMEOUT, Provider, ProviderError
 
 ALGORITHMS = ("RS256", "ES256")
 #: JWE key management and content encryption accepted for userinfo (PSC's Keycloak: RSA-OAEP / A256GCM by default)
