@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fhirserver.auth import labels, reach
+from fhirserver.auth import administration, labels, reach
 from fhirserver.auth.principal import Principal
 from fhirserver.auth.reach import Reach
 from fhirserver.auth.scopes import ResourceScope
@@ -98,6 +98,7 @@ class ScopePolicy:
             self._check_aidant(request, interaction, types, writes)
             if types == ["Binary"]:
                 self._check_binary(request, interaction)
+            self._check_directory(request, interaction, types)
         if bounds is None:
             return
         if writes:
@@ -128,6 +129,8 @@ class ScopePolicy:
                           "tokens bounded by usagers' records")
         self._narrow_labels(request, query)
         self._narrow_filters(principal, query)
+        if bounded and (query.total != "none" or query.summary == "count"):
+            query.excluded_rids = self._unseen(request, query)
 
     def can_see(self, request: FhirRequest, resource: dict[str, Any]) -> bool:
         principal = request.principal
@@ -262,6 +265,41 @@ class ScopePolicy:
         if interaction == "create" and "Consent" in types:
             raise _forbid("an aidant cannot write Consents (delegations are granted by the usager or staff)")
 
+    def _check_directory(self, request: FhirRequest, interaction: str, types: list[str]) -> None:
+        """Directory records are written by administrators only: refuse everyone else before anything is read (the
+        structure-level decision is :meth:`check_write`, on the final body)."""
+        if interaction not in ("create", "update", "patch", "delete") or types[0] not in administration.DIRECTORY_TYPES:
+            return
+        found = self._reach(request)
+        if found.kind != "professional" or not found.administers:
+            raise _forbid(f"{types[0]} records (the directory) are written by the structure's administrators only")
+
+    def check_write(self, request: FhirRequest, resource_type: str, old: dict[str, Any] | None,
+                    new: dict[str, Any] | None) -> None:
+        """Judge one write of a record the reach is computed from (:mod:`fhirserver.auth.administration`):
+        ``old`` is the stored version (None: a new record), ``new`` the final body (None: a delete)."""
+        principal = request.principal
+        if not isinstance(principal, Principal) or not self._bounded_principal(principal):
+            return  # internal calls and system scopes: the scopes decided
+        if resource_type not in administration.REACH_SOURCES:
+            return
+        found = self._reach(request)
+        writer = administration.Writer(found.kind, found.administers, found.admits)
+
+        def read(rt: str, rid: str) -> dict[str, Any] | None:
+            stored = self._run(request, lambda session: session.read(rt, rid))
+            return stored.content if stored is not None and not stored.deleted else None
+
+        def roles_of(practitioner: str) -> list[dict[str, Any]]:
+            query = self.ctx.parser.parse(("PractitionerRole",), [("practitioner", f"Practitioner/{practitioner}")])
+            rows = self._run(request, lambda session: session.search_ids(query, reach.LIMIT))
+            return [r.content for r in rows if r.content]
+
+        try:
+            administration.check(writer, resource_type, old, new, read, roles_of)
+        except administration.Refusal as exc:
+            raise _forbid(str(exc)) from None
+
     def _check_binary(self, request: FhirRequest, interaction: str) -> None:
         segs = request.segments
         if interaction in ("search-type", "history") and len(segs) != 3:
@@ -307,27 +345,33 @@ class ScopePolicy:
         if request.header("if-none-exist"):
             raise _forbid("conditional create is not available to patient-bounded tokens")
         rt = types[0]
-        instance = len(segs) >= 2 and not segs[1].startswith("$") and segs[0] == rt
+        # ``Type/_search`` and ``Type/_history`` are no instance (FHIR ids never start with "_" nor "$")
+        instance = len(segs) >= 2 and not segs[1].startswith(("$", "_")) and segs[0] == rt
         if interaction in ("update", "patch", "delete") and not instance:
             raise _forbid("conditional update, patch and delete are not available to patient-bounded tokens")
         if interaction == "operation" and not instance and rt == "Patient":
             raise _forbid("type-level Patient operations are not available to patient-bounded tokens")
         if instance and interaction != "create":
-            self._check_existing(request, rt, segs[1], bounds, allow_missing=interaction == "update")
-        if interaction in ("create", "update") and isinstance(request.body, dict):
+            self._check_existing(request, rt, segs[1], bounds, interaction)
+        operation = bool(segs) and segs[-1].startswith("$")  # $meta-add / $meta-delete: a Parameters body
+        if interaction in ("create", "update") and isinstance(request.body, dict) and not operation:
             self._check_body(request, rt, request.body, bounds)
 
     def _check_existing(self, request: FhirRequest, rt: str, res_id: str, bounds: set[str],
-                        allow_missing: bool) -> None:
+                        interaction: str) -> None:
+        """The instance must exist and be visible. An update of an id the token cannot see — free, deleted, of
+        another usager, or hidden by a label — gets one and the same 404: update-as-create is not available to
+        bounded tokens (they create with POST), so its answer cannot tell a free id from another usager's."""
         if rt != "Patient" and rt not in patient_compartment():
             return
         stored = self._run(request, lambda session: session.read(rt, res_id))
-        if stored is None and allow_missing:
-            return
+        text = f"{rt}/{res_id} is not known"
+        if interaction == "update":
+            text += " (tokens bounded by usagers' records create resources with POST, not PUT)"
         if stored is None or stored.content is None:
-            raise NotFound(f"{rt}/{res_id} is not known")
+            raise NotFound(text)
         if not self.compartments(stored.content) & bounds or self._label_hidden(request, stored.content):
-            raise NotFound(f"{rt}/{res_id} is not known")
+            raise NotFound(text)
 
     def _label_hidden(self, request: FhirRequest, resource: dict[str, Any]) -> bool:
         kind = self._label_kind(request)
@@ -351,14 +395,15 @@ class ScopePolicy:
         return patient is not None and self._in_structures(request, patient)
 
     def _in_structures(self, request: FhirRequest, patient: dict[str, Any]) -> bool:
-        """True when a professional with user/ scopes writes a Patient managed by one of their structures."""
+        """True when a professional with user/ scopes writes a Patient managed by a structure where they may admit
+        usagers (habilitation ``admission`` or ``administrateur``: :mod:`fhirserver.auth.administration`)."""
         found = self._reach(request)
         principal = request.principal
         assert isinstance(principal, Principal)
         if found.kind != "professional" or not any(s.context == "user" for s in principal.scopes):
             return False
-        org = (patient.get("managingOrganization") or {}).get("reference")
-        return isinstance(org, str) and org.removeprefix("Organization/") in found.structures
+        org = administration.org_id(patient.get("managingOrganization"))
+        return org is not None and org in found.admits
 
     def _narrow_compartment(self, request: FhirRequest, query: SearchQuery, bounds: set[str]) -> None:
         segs = request.segments
@@ -376,6 +421,38 @@ class ScopePolicy:
             extra = self.ctx.parser.parse(query.resource_types, params, query.base_url)
             query.clauses.extend(c for c in extra.clauses if isinstance(c, ParamClause))
 
+    def _unseen(self, request: FhirRequest, query: SearchQuery) -> frozenset[int]:
+        """Storage ids of resources that match ``query`` but that the reader may not see for a reason the clauses
+        do not express (a label on ``DocumentReference.securityLabel`` in a search of several types, ``MASQUE_PS``
+        and its author exception, an aidant delegation's denied types and codes), so that ``total`` counts only what
+        is returned. Computed only when a total is asked for.
+
+        Usagers and aidants: every match is checked (their records are small; at most :data:`reach.LIMIT`).
+        Professionals: only the resources carrying a visibility label are fetched and checked.
+        """
+        principal = request.principal
+        assert isinstance(principal, Principal)
+        kind = self._label_kind(request)
+        if kind in ("usager", "aidant"):
+            candidates = self._run(request, lambda session: session.search_ids(query, reach.LIMIT))
+        else:
+            candidates = []
+            for rt, name in self._label_params(query.resource_types):
+                labelled = SearchQuery(resource_types=(rt,), compartment=query.compartment,
+                                       clauses=list(query.clauses) if rt in query.resource_types else [])
+                extra = self.ctx.parser.parse((rt,), [(name, ",".join(f"{system}|{code}" for system in labels.SYSTEMS
+                                                                     for code in (labels.MASQUE_PS,)))])
+                labelled.clauses.extend(c for c in extra.clauses if isinstance(c, ParamClause))
+                candidates += self._run(request, lambda session, q=labelled: session.search_ids(q, reach.LIMIT))
+        return frozenset(c.rid for c in candidates if not self._visible(request, principal, c.content or {}, 0))
+
+    def _label_params(self, types: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(type, parameter) pairs that find the labelled resources among ``types``."""
+        out = [(t, "_security") for t in types]
+        if "DocumentReference" in types or "Resource" in types:
+            out.append(("DocumentReference", "security-label"))
+        return out
+
     def _has_clause(self, clause: Any) -> bool:
         if isinstance(clause, HasClause):
             return True
@@ -387,8 +464,8 @@ class ScopePolicy:
         """The ids of the Patients whose compartment ``resource`` belongs to (relative references only)."""
         rt = resource.get("resourceType")
         out: set[str] = set()
-        if rt == "Patient" and isinstance(resource.get("id"), str):
-            out.add(resource["id"])
+        if rt == "Patient":  # its own compartment only: Patient.link grants nothing (see the module docstring)
+            return {resource["id"]} if isinstance(resource.get("id"), str) else out
         for code in patient_compartment().get(str(rt), ()):
             sp = self.ctx.registry.get(str(rt), code)
             if sp is None or sp.evaluate is None:

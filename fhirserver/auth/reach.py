@@ -17,11 +17,12 @@ reaches that usager. The usager list is materialised (at most :data:`LIMIT` per 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from fhirserver.auth.administration import ADMINISTRATEUR, ADMISSION, habilitations
 from fhirserver.auth.delegation import Delegation, active_delegation, period_covers
 
 if TYPE_CHECKING:
@@ -44,6 +45,10 @@ class Reach:
     identities: frozenset[str] = frozenset()
     related_persons: frozenset[str] = frozenset()
     delegations: tuple[Delegation, ...] = field(default_factory=tuple)
+    #: structures (and sub-structures) where a professional holds the habilitation ``administrateur`` / may admit
+    #: usagers (``admission`` or ``administrateur``): :mod:`fhirserver.auth.administration`
+    administers: frozenset[str] = frozenset()
+    admits: frozenset[str] = frozenset()
 
     def delegations_for(self, patient: str) -> list[Delegation]:
         return [d for d in self.delegations if d.patient == patient]
@@ -138,18 +143,27 @@ def _professional(ctx: Context, session: SqlSession, rtype: str, rid: str, now: 
     current = [r for r in roles if _current_role(r, now)]
     identities |= {f"PractitionerRole/{r['id']}" for r in current if r.get("id")}
     members |= identities
-    structures = _with_substructures(ctx, session, {o for r in current if (o := _ref(r.get("organization"),
-                                                                                      "Organization"))})
+    structures = _with_substructures(ctx, session, _orgs(current))
+    administers = _with_substructures(ctx, session, _orgs(r for r in current if ADMINISTRATEUR in habilitations(r)))
+    admits = administers | _with_substructures(ctx, session,
+                                               _orgs(r for r in current if ADMISSION in habilitations(r)))
     patients: set[str] = set()
     if structures:
         value = ",".join(f"Organization/{o}" for o in sorted(structures))
         patients |= {str(p["id"]) for p in _find(ctx, session, "Patient", [("organization", value)])}
     teams, subjects = _care_teams(ctx, session, members, now)
     return Reach("professional", frozenset(patients | subjects), structures=frozenset(structures),
-                 care_teams=frozenset(teams), identities=frozenset(identities))
+                 care_teams=frozenset(teams), identities=frozenset(identities),
+                 administers=frozenset(administers), admits=frozenset(admits))
+
+
+def _orgs(roles: Iterable[dict[str, Any]]) -> set[str]:
+    return {o for r in roles if (o := _ref(r.get("organization"), "Organization"))}
 
 
 def _with_substructures(ctx: Context, session: SqlSession, roots: set[str]) -> set[str]:
+    if not roots:
+        return set()
     found, frontier = set(roots), set(roots)
     for _ in range(MAX_DEPTH):
         if not frontier:

@@ -22,6 +22,7 @@ def delete(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     check_if_match(req, existing)
     if existing.deleted:
         return FhirResponse(204, None, {"ETag": f'W/"{existing.version_id}"'})
+    ctx.policy.check_write(req, rt, existing.content, None)
     stored = session.delete(existing)
     return FhirResponse(204, None, {"ETag": f'W/"{stored.version_id}"'})
 
@@ -33,5 +34,6 @@ def conditional_delete(req: FhirRequest, ctx: Context, session: SqlSession) -> F
     match = find_one(ctx, session, rt, criteria)
     if match is None:
         return FhirResponse(204, None, {})
+    ctx.policy.check_write(req, rt, match.content, None)
     stored = session.delete(match)
     return FhirResponse(204, None, {"ETag": f'W/"{stored.version_id}"'})

@@ -5,6 +5,8 @@ batch entry — calls :func:`commit_write`, which runs, in order:
 
 1. each hook's ``before_write`` — may return a changed body (e.g. the RNIV downgrade of an identity status
    when a trait changes) or raise a :class:`~fhirserver.errors.FhirError` to refuse the write;
+   then the access policy's ``check_write`` judges the final body against the stored version (who may write the
+   records the reach is computed from: :mod:`fhirserver.auth.administration`);
 2. every validator on the final body, with the profiles the body claims in ``meta.profile``; an error-severity
    issue refuses the write with 422 and nothing is written;
 3. the repository write;
@@ -86,8 +88,10 @@ def commit_write(event: WriteEvent) -> StoredResource:
     ctx = event.ctx
     for hook in ctx.hooks:
         event.body = hook.before_write(event)
-    check_valid(ctx, event.body)
     existing = event.existing
+    before = existing.content if existing is not None and not existing.deleted else None
+    ctx.policy.check_write(event.req, event.resource_type, before, event.body)
+    check_valid(ctx, event.body)
     if existing is None:
         stored = event.session.create(event.resource_type, event.body, event.res_id)
     else:

@@ -255,7 +255,9 @@ def extract(registry: Registry, resource: Mapping[str, Any]) -> Rows:
     compartments: set[str] = set()
     if rt == "Patient" and resource.get("id"):
         compartments.add(resource["id"])
-    link_params = set(patient_compartment().get(rt, ()))
+    # a Patient belongs to its own compartment only: ``Patient.link`` (the CompartmentDefinition's param) would put
+    # a linked record in the other usager's compartment, and a link grants nothing to anybody (access policy)
+    link_params = set() if rt == "Patient" else set(patient_compartment().get(rt, ()))
     for row in rows.get("reference", []):
         # only relative references make a resource part of a local Patient's compartment: an absolute URL
         # (https://elsewhere/fhir/Patient/1) names another server's patient, never ours

@@ -141,6 +141,9 @@ class SearchQuery:
     list_id: str | None = None
     #: (type, id) or (type, ids): the search is limited to that compartment, or to the union of those compartments
     compartment: tuple[str, str | tuple[str, ...]] | None = None
+    #: storage ids of resources the reader may not see that the clauses cannot express (set by the access policy
+    #: when a total is asked for, so that ``total`` counts only what the reader sees)
+    excluded_rids: frozenset[int] = frozenset()
     #: this server's base URL: absolute references on it are local ``Type/id`` references
     base_url: str | None = None
     #: (name, value) pairs actually used, for the self link

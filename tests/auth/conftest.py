@@ -23,6 +23,8 @@ from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 from fhirserver.app import build_context, create_app
+from fhirserver.auth.administration import ADMISSION
+from fhirserver.auth.administration import SYSTEM as HABILITATION_SYSTEM
 from fhirserver.auth.models import Client
 from fhirserver.auth.store import AuthStore
 from fhirserver.interactions.context import FhirRequest
@@ -329,7 +331,7 @@ def user_token(env: Env, username: str, scope: str, patient: str | None = None, 
 @pytest.fixture()
 def structures(records: Env) -> Env:
     """Structure A (orgA and its sub-structure orgA1) manages p1 and p3, structure B (orgB) manages p2; dr1 works
-    at orgA (PractitionerRole roleA), dr2 at orgB; dr3 (role at orgA too) is in the active care team of p2 (B);
+    at orgA (PractitionerRole roleA, habilitation ``admission``: may admit usagers), dr2 at orgB; dr3 (role at orgA too) is in the active care team of p2 (B);
     DocumentReferences d1 (p1, author dr1) and d2 (p2); client "app" may ask for every scope."""
     env = records
     env.put({"resourceType": "Organization", "id": "orgA", "name": "EHPAD A"})
@@ -340,11 +342,12 @@ def structures(records: Env) -> Env:
                  "managingOrganization": {"reference": f"Organization/{org}"}})
     env.put({"resourceType": "Observation", "id": "o3", "status": "final", "code": {"text": "test"},
              "subject": {"reference": "Patient/p3"}, "performer": [{"reference": "Practitioner/dr1"}]})
-    for prac, role, org in (("dr1", "roleA", "orgA"), ("dr2", "roleB", "orgB"), ("dr3", "roleA3", "orgA")):
+    for prac, role, org, codes in (("dr1", "roleA", "orgA", [ADMISSION]), ("dr2", "roleB", "orgB", []),
+                                   ("dr3", "roleA3", "orgA", [])):
         env.put({"resourceType": "Practitioner", "id": prac, "name": [{"family": prac}]})
         env.put({"resourceType": "PractitionerRole", "id": role, "active": True,
                  "period": {"start": now_iso(-30)}, "practitioner": {"reference": f"Practitioner/{prac}"},
-                 "organization": {"reference": f"Organization/{org}"}})
+                 "organization": {"reference": f"Organization/{org}"}, **habilitation(*codes)})
     env.put({"resourceType": "CareTeam", "id": "ct2", "status": "active", "subject": {"reference": "Patient/p2"},
              "participant": [{"member": {"reference": "Practitioner/dr3"}}]})
     for doc, pid, author in (("d1", "p1", "dr1"), ("d2", "p2", "dr2")):
@@ -355,6 +358,13 @@ def structures(records: Env) -> Env:
     for name in ("dr1", "dr2", "dr3"):
         env.add_user(name, f"Practitioner/{name}")
     return env
+
+
+def habilitation(*codes: str) -> dict[str, Any]:
+    """The ``code`` of a PractitionerRole carrying these habilitations (``admission``, ``administrateur``)."""
+    if not codes:
+        return {}
+    return {"code": [{"coding": [{"system": HABILITATION_SYSTEM, "code": c} for c in codes]}]}
 
 
 def care_team(env: Env, practitioner: str, patient: str, team_id: str | None = None) -> None:

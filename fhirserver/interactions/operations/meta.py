@@ -13,6 +13,7 @@ from fhirserver.errors import Invalid
 from fhirserver.interactions.common import check_type
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.read import current
+from fhirserver.search.parse import SearchQuery
 from fhirserver.storage.sql.repository import SqlSession
 from fhirserver.storage.sql.schema import idx_token, idx_uri, resource, resource_history
 
@@ -49,6 +50,12 @@ def meta(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
         return FhirResponse(200, _meta_out((stored.content or {}).get("meta", {})))
     only_type = check_type(segs[0]) if len(segs) == 2 else None
     ctx.policy.check(req, "search-type" if only_type else "search-system", only_type)
+    # what the caller may see: the access policy narrows a search of every resource (of the type), and the tags,
+    # labels and profiles are gathered from its matches only (compartments, labels, delegations applied)
+    query = SearchQuery(resource_types=(only_type or "Resource",), total="accurate", base_url=req.base_url or None)
+    ctx.policy.narrow(req, query)
+    narrowed = query.compartment is not None or bool(query.clauses) or bool(query.excluded_rids)
+    visible = session.matching_rids(query) if narrowed else None
     session.flush()
     tags: list[dict[str, Any]] = []
     security: list[dict[str, Any]] = []
@@ -56,10 +63,14 @@ def meta(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
         stmt = select(idx_token.c.system, idx_token.c.code).where(idx_token.c.param == code).distinct()
         if only_type:
             stmt = stmt.where(idx_token.c.res_type == only_type)
+        if visible is not None:
+            stmt = stmt.where(idx_token.c.rid.in_(visible))
         bucket.extend({"system": s, "code": c} if s else {"code": c} for s, c in session.conn.execute(stmt))
     profile_stmt = select(idx_uri.c.value).where(idx_uri.c.param == "_profile").distinct()
     if only_type:
         profile_stmt = profile_stmt.where(idx_uri.c.res_type == only_type)
+    if visible is not None:
+        profile_stmt = profile_stmt.where(idx_uri.c.rid.in_(visible))
     profiles = sorted(v for (v,) in session.conn.execute(profile_stmt))
     return FhirResponse(200, _meta_out({"tag": tags, "security": security, "profile": profiles}))
 
@@ -83,6 +94,7 @@ def _change(req: FhirRequest, ctx: Context, session: SqlSession, add: bool) -> F
         else:
             meta_now.pop(key, None)
     content["meta"] = meta_now
+    ctx.policy.check_write(req, rt, stored.content, content)
     session.conn.execute(update(resource).where(resource.c.rid == stored.rid).values(content=content))
     session.conn.execute(update(resource_history).where(resource_history.c.rid == stored.rid,
                                                         resource_history.c.version_id == stored.version_id)

@@ -285,7 +285,15 @@ class SqlSession:
                     else idx_compartment.c.comp_id.in_(comp_id))
             where.append(r.c.rid.in_(select(idx_compartment.c.rid).where(idx_compartment.c.comp_type == comp_type,
                                                                          same)))
+        if query.excluded_rids:
+            where.append(r.c.rid.not_in(sorted(query.excluded_rids)))
         return and_(*where)
+
+    def matching_rids(self, query: SearchQuery) -> Any:
+        """A sub-select of the storage ids that match ``query`` (no paging), e.g. to aggregate their index rows."""
+        self.flush()
+        r = resource.alias("r")
+        return select(r.c.rid).where(self._where(r, query))
 
     def search_ids(self, query: SearchQuery, limit: int) -> list[StoredResource]:
         self.flush()
