@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from fhirserver.auth.administration import ADMISSION
+from fhirserver.auth.administration import SYSTEM as HABILITATION_SYSTEM
 from fhirserver.demo.context import DemoContext
 from fhirserver.demo.data.names import FAMILY_NAMES, STAFF_FEMALE_GIVEN, STAFF_MALE_GIVEN
 from fhirserver.demo.data.roles import ROLE_FUNCTIONS, ROLES
@@ -117,6 +119,11 @@ def practitioner_role(ctx: DemoContext, st: Staff, unit_id: str) -> Resource:
                 ),
             }
         ]
+    codes = [code]
+    if st.role.key == "idec":
+        # the coordinating nurse admits usagers and records aidant delegations (fhirserver.auth.administration);
+        # the habilitation "administrateur" is left to the operator
+        codes.append({"coding": [coding(HABILITATION_SYSTEM, ADMISSION, "Admission des usagers")]})
     start = ctx.random_date(date(2012, 1, 1), date(2024, 12, 31))
     return {
         "resourceType": "PractitionerRole",
@@ -125,7 +132,7 @@ def practitioner_role(ctx: DemoContext, st: Staff, unit_id: str) -> Resource:
         "period": {"start": start.isoformat()},
         "practitioner": ref("Practitioner", st.pid, st.display),
         "organization": ref("Organization", st.structure.org_id, st.structure.name),
-        "code": [code],
+        "code": codes,
         "location": [ref("Location", unit_id)],
         "telecom": [{"system": "phone", "value": st.structure.phone, "use": "work"}],
     }

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from fhirserver.auth.administration import ADMINISTRATEUR, ADMISSION, habilitations
 from fhirserver.demo import REFERENCE_DATE, build_demo_bundle, luhn_is_valid, nir_key
 
 Resource = dict[str, Any]
@@ -638,3 +639,16 @@ def test_dlu_data_of_every_ehpad_resident(by_type: dict[str, list[Resource]]) ->
     directives = [c for c in by_type["Consent"] if _codes(c["scope"]) == ["adr"]]
     assert 0 < len(directives) < len(residents)
     assert all(c["patient"]["reference"].split("/")[1] in residents and c["policy"] for c in directives)
+
+
+def test_the_coordinating_nurses_may_admit_and_nobody_administers(by_type: dict[str, list[Resource]]) -> None:
+    """Each structure's infirmière coordinatrice carries the habilitation ``admission`` (she admits usagers and
+    records delegations); no demo role carries ``administrateur``, which the operator sets."""
+    by_org: dict[str, set[str]] = collections.defaultdict(set)
+    for role in by_type["PractitionerRole"]:
+        found = habilitations(role)
+        assert ADMINISTRATEUR not in found, role["id"]
+        if ADMISSION in found:
+            by_org[role["organization"]["reference"]].add(role["id"])
+            assert "coordinat" in role["code"][0]["text"].lower(), role["code"][0]["text"]
+    assert len(by_org) == 2 and all(len(ids) == 1 for ids in by_org.values()), by_org
