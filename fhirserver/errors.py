@@ -119,3 +119,49 @@ class MultipleMatches(_Category):
 
 class Unavailable(_Category):
     STATUS, CODE = 503, "transient"
+
+
+#: HTTP status -> the category an in-process client raises for it (412: PreconditionFailed, whose
+#: MultipleMatches subclass shares the status; 400: Invalid)
+_BY_STATUS: dict[int, type[_Category]] = {
+    400: Invalid, 401: Unauthorized, 403: Forbidden, 404: NotFound, 405: MethodNotAllowed, 406: NotAcceptable,
+    409: Conflict, 410: Gone, 412: PreconditionFailed, 415: UnsupportedMediaType, 422: Unprocessable,
+    503: Unavailable,
+}
+
+
+def issues_of(outcome: Any) -> list[Issue]:
+    """The issues of an OperationOutcome (JSON); anything else gives none."""
+    if not isinstance(outcome, dict) or outcome.get("resourceType") != "OperationOutcome":
+        return []
+    found: list[Issue] = []
+    for item in outcome.get("issue") or []:
+        if not isinstance(item, dict):
+            continue
+        expression = item.get("expression") or ()
+        found.append(Issue(str(item.get("diagnostics") or ""), code=str(item.get("code") or "invalid"),
+                           severity=str(item.get("severity") or "error"),
+                           expression=tuple(str(e) for e in expression if isinstance(e, str))))
+    return found
+
+
+def error_from_outcome(status: int, outcome: Any, headers: dict[str, str] | None = None) -> FhirError:
+    """The error an answer of ``status`` (>= 400) and body ``outcome`` (an OperationOutcome, or anything) stands
+    for: the category of the status table above carrying the outcome's issues (the reverse of
+    :meth:`FhirError.outcome`). 400 with a ``too-costly`` or ``not-supported`` issue and 412 with a
+    ``multiple-matches`` one give those finer categories; a status outside the table (a 500) gives a plain
+    :class:`FhirError` of that status."""
+    issues = issues_of(outcome)
+    first = issues[0] if issues else None
+    message = first.diagnostics if first and first.diagnostics else f"HTTP {status}"
+    codes = {i.code for i in issues}
+    category: type[_Category] | None = _BY_STATUS.get(status)
+    if status == 412 and "multiple-matches" in codes:
+        category = MultipleMatches
+    elif status == 400 and "too-costly" in codes:
+        category = TooCostly
+    elif status == 400 and "not-supported" in codes:
+        category = NotSupported
+    if category is None:
+        return FhirError(message, issues, status, first.code if first else "exception", dict(headers or {}))
+    return category(message, issues, headers)

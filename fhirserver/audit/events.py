@@ -58,6 +58,9 @@ class Actor:
     username: str | None = None
     client_id: str | None = None
     network: str | None = None
+    #: one of the server's own components (``dui worker`` …: a system principal), recorded as the application
+    #: agent's name (``AuditEvent?agent-name=``) in place of a user
+    component: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,13 @@ def _agents(actor: Actor) -> list[dict[str, Any]]:
             user["network"] = {"address": actor.network, "type": NETWORK_TYPE_IP}
         agents.append(user)
     if actor.client_id:
-        app: dict[str, Any] = {"type": {"coding": [_coding(DICOM, "110150", "Application")]},
-                               "who": {"identifier": {"system": "urn:dui:oauth-client", "value": actor.client_id}},
+        who: dict[str, Any] = {"identifier": {"system": "urn:dui:oauth-client", "value": actor.client_id}}
+        if actor.component:
+            who["display"] = actor.component
+        app: dict[str, Any] = {"type": {"coding": [_coding(DICOM, "110150", "Application")]}, "who": who,
                                "requestor": not agents}
+        if actor.component:
+            app["name"] = actor.component
         if actor.network and not agents:
             app["network"] = {"address": actor.network, "type": NETWORK_TYPE_IP}
         agents.append(app)

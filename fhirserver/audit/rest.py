@@ -5,9 +5,11 @@ IHE BALP (Basic Audit Log Patterns) for the shape: the user and the client app a
 ``role 1`` entity per Patient concerned (what puts the event in that usager's compartment, ``AuditEvent?patient=``),
 the base64 query of a search.
 
-Only requests with a principal (a validated access token) are audited: internal calls, the CLI and an open server
-(``[auth] required = false``) have nobody to attribute the access to. AuditEvents are append-only through the API
-(:func:`append_only`).
+Only requests with a principal are audited: a validated access token, or the system principal of one of the
+server's components (:func:`fhirserver.auth.principal.system_principal`: the CLI, the worker, the MSSanté ingest,
+recorded as the application agent named after the component). Internal calls without a principal and an open
+server (``[auth] required = false``) have nobody to attribute the access to. AuditEvents are append-only through
+the API (:func:`append_only`).
 """
 
 from __future__ import annotations
@@ -87,9 +89,13 @@ def target_pair(req: FhirRequest) -> tuple[str, str] | None:
 
 
 def actor_of(req: FhirRequest) -> Actor:
+    """The user and client of a token's principal; for a system principal (a component of the server, no user),
+    the component as the requesting application."""
     p = req.principal
-    username = p.subject if p.subject and p.subject != p.client_id else None
-    return Actor(who=p.fhir_user, username=username, client_id=p.client_id, network=req.header(REMOTE_ADDR))
+    component = getattr(p, "component", None)
+    username = p.subject if p.subject and p.subject != p.client_id and not component else None
+    return Actor(who=p.fhir_user, username=username, client_id=p.client_id, network=req.header(REMOTE_ADDR),
+                 component=component)
 
 
 @dataclass

@@ -12,10 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhirserver.auth.scopes import ResourceScope
+from fhirserver.auth.scopes import ResourceScope, resource_scopes
 
 #: fhirUser types acting for identified usagers only: their user/ scopes stop at those usagers' records
 PERSONAL_TYPES = frozenset({"Patient", "RelatedPerson", "Person"})
+#: the client id of the server's own components (:func:`system_principal`); no OAuth client of that name
+SYSTEM_CLIENT_ID = "dui-system"
+#: what a component may do: every interaction on every type, bounded by the scopes only (like the operator)
+SYSTEM_SCOPE = "system/*.cruds"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class Principal:
     #: the Patient records of the account (own record and ``dui users link`` links); they bound a usager's
     #: user/ scopes; for aidants and professionals the reach decides (links grant them nothing)
     patients: frozenset[str] = field(default_factory=frozenset)
+    #: the in-process component acting (``dui worker``, ``dui mss ingest`` …: :func:`system_principal`); None for
+    #: the principal of an access token. The audit trail records it as the requesting application agent.
+    component: str | None = None
     #: per-request memo of the access policy (the reach); never shared between requests
     memo: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -48,3 +55,14 @@ class Principal:
         if scope.context == "user":
             return self.patients if self.fhir_user_type == "Patient" else frozenset()
         return None
+
+
+def system_principal(component: str) -> Principal:
+    """The principal of one of the server's own components (the CLI, the worker, the MSSanté ingest, the demo
+    loader) calling the FHIR interactions in process: ``system/*.cruds``, so the access policy treats it as an
+    unbounded system client, and ``component`` (e.g. ``"dui worker"``) names it in the AuditEvents. It comes from
+    no token: ``token_id`` and ``grant_id`` are empty, and nothing revokes it. Build one per unit of work."""
+    if not component.strip():
+        raise ValueError("a system principal names the component acting")
+    return Principal(client_id=SYSTEM_CLIENT_ID, scope=SYSTEM_SCOPE, scopes=resource_scopes(SYSTEM_SCOPE),
+                     token_id="", grant_id="", subject=component, component=component)
