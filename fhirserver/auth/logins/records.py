@@ -1,27 +1,33 @@
-"""Internal reads of the FHIR records a login is bound to (through the interactions, without a principal)."""
+"""Internal reads of the FHIR records a login is bound to, through the in-process client as the system principal
+``dui logins`` (so the access policy and the audit trail see them like any other access)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fhirserver.interactions.context import Context, FhirRequest
-from fhirserver.interactions.router import handle
+from fhirserver.auth.principal import system_principal
+from fhirserver.errors import FhirError, Gone, Invalid, NotFound
+from fhirserver.interactions.client import Fhir
+from fhirserver.interactions.context import Context
+
+COMPONENT = "dui logins"
 
 
 def read(ctx: Context, reference: str) -> dict[str, Any] | None:
-    """The current content of ``Type/id``, or None when missing or deleted."""
+    """The current content of ``Type/id``, or None when missing, deleted or not a reference."""
     rtype, _, rid = reference.partition("/")
-    stored = ctx.repo.run(lambda session: session.read(rtype, rid), write=False)
-    if stored is None or stored.deleted or not stored.content:
+    if not rtype or not rid or "/" in rid:
         return None
-    content: dict[str, Any] = stored.content
-    return content
+    try:
+        return Fhir(ctx, system_principal(COMPONENT)).read(rtype, rid)
+    except (NotFound, Gone, Invalid):
+        return None
 
 
 def search_ids(ctx: Context, resource_type: str, params: list[tuple[str, str]]) -> list[str]:
-    """The ids of the resources a search finds (at most a handful are expected)."""
-    resp = handle(FhirRequest(method="GET", path=resource_type, params=params + [("_count", "5")]), ctx)
-    if resp.status != 200 or not isinstance(resp.resource, dict):
+    """The ids of the resources a search finds (at most a handful are expected); none when the search fails."""
+    try:
+        found = Fhir(ctx, system_principal(COMPONENT)).search(resource_type, [*params, ("_count", "5")])
+    except FhirError:
         return []
-    return [str(e["resource"]["id"]) for e in resp.resource.get("entry") or []
-            if isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == resource_type]
+    return [str(r["id"]) for r in found if r.get("resourceType") == resource_type and r.get("id")]
