@@ -26,10 +26,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhirserver.settings import Settings, SettingsError, load_settings
 from fhirserver.storage.sql.db import analyze
+
+if TYPE_CHECKING:  # the command's modules are imported when it runs (a fast `dui --help`)
+    from fhirserver.interactions.client import Fhir
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -57,16 +60,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     settings = _settings(args)
-    if settings.is_sqlite and settings.auto_upgrade_sqlite:
+    if settings.database.is_sqlite and settings.database.auto_upgrade_sqlite:
         from fhirserver.storage.sql.db import make_engine
         from fhirserver.storage.sql.migrate import upgrade
 
-        upgrade(make_engine(settings.database_url))  # once, before the workers start
+        upgrade(make_engine(settings.database.url))  # once, before the workers start
 
     class App(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{args.host or settings.host}:{args.port or settings.port}")
-            self.cfg.set("workers", args.workers or settings.workers)
+            self.cfg.set("bind", f"{args.host or settings.server.host}:{args.port or settings.server.port}")
+            self.cfg.set("workers", args.workers or settings.server.workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", args.threads)
             self.cfg.set("accesslog", None)  # no request lines: URLs can carry health data in search parameters
@@ -79,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from fhirserver.app import create_app
 
             app = create_app(settings)
-            validator = app.config["DUI_CONTEXT"].services.get("cda_validator")
+            validator = app.config["DUI_CONTEXT"].services.cda_validator
             if validator is not None:  # load the schematrons (seconds) in the background, not on a first request
                 threading.Thread(target=validator.warm_up, name="cda-warm-up", daemon=True).start()
             return app
@@ -95,7 +98,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from fhirserver.storage.sql.migrate import upgrade
 
     settings = _settings(args)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database.url)
     try:
         upgrade(engine)
     finally:
@@ -124,26 +127,32 @@ def _read_resources(path: Path) -> Iterator[dict[str, Any]]:
     yield json.loads(text)
 
 
-def _submit(ctx: Any, resource: dict[str, Any]) -> tuple[int, str]:
-    from fhirserver.interactions.context import FhirRequest
-    from fhirserver.interactions.router import handle
+def _fhir(ctx: Any, component: str) -> Fhir:
+    """The in-process FHIR client of a command, as the system principal ``component`` (audited as such)."""
+    from fhirserver.interactions.client import Fhir, system_principal
 
-    base = ctx.settings.base_url or "http://localhost/fhir"
+    return Fhir(ctx, system_principal(component))
+
+
+def _submit(fhir: Fhir, resource: dict[str, Any]) -> tuple[int, str]:
+    """Store one resource (PUT when it has an id, else POST) or run one transaction / batch Bundle; the status
+    (200 when it succeeded) and the issues of a failure."""
+    from fhirserver.errors import FhirError
+
     rt = resource.get("resourceType")
-    if rt == "Bundle" and resource.get("type") in ("transaction", "batch"):
-        req = FhirRequest("POST", "", body=resource, base_url=base, headers={"prefer": "return=minimal"})
-    elif resource.get("id"):
-        req = FhirRequest("PUT", f"{rt}/{resource['id']}", body=resource, base_url=base,
-                          headers={"prefer": "return=minimal"})
-    else:
-        req = FhirRequest("POST", str(rt), body=resource, base_url=base, headers={"prefer": "return=minimal"})
-    resp = handle(req, ctx)
-    detail = ""
-    if resp.status >= 400 and isinstance(resp.resource, dict):
-        detail = "; ".join(
-            (", ".join(i["expression"]) + ": " if i.get("expression") else "") + i.get("diagnostics", "")
-            for i in resp.resource.get("issue", []))[:500]
-    return resp.status, detail
+    minimal = {"prefer": "return=minimal"}
+    try:
+        if rt == "Bundle" and resource.get("type") in ("transaction", "batch"):
+            fhir.transaction(resource, prefer="minimal")
+        elif resource.get("id"):
+            fhir.send("PUT", f"{rt}/{resource['id']}", body=resource, headers=minimal)
+        else:
+            fhir.send("POST", str(rt), body=resource, headers=minimal)
+    except FhirError as exc:
+        detail = "; ".join((", ".join(i.expression) + ": " if i.expression else "") + i.diagnostics
+                           for i in exc.issues)[:500]
+        return exc.status, detail
+    return 200, ""
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -154,6 +163,7 @@ def cmd_load(args: argparse.Namespace) -> int:
 
 
 def _load_files(ctx: Any, files: list[str]) -> int:
+    fhir = _fhir(ctx, "dui load")
     failures = loaded = 0
     for name in files:
         for resource in _read_resources(Path(name)):
@@ -161,7 +171,7 @@ def _load_files(ctx: Any, files: list[str]) -> int:
             if resource.get("resourceType") == "Bundle" and resource.get("type") not in ("transaction", "batch"):
                 items = [e["resource"] for e in resource.get("entry", []) if "resource" in e]
             for item in items:
-                status, detail = _submit(ctx, item)
+                status, detail = _submit(fhir, item)
                 if status >= 400:
                     failures += 1
                     print(f"{name}: {item.get('resourceType')}/{item.get('id', '')}: HTTP {status} {detail}",
@@ -182,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fhirserver.auth.store import AuthStore
 
     with _context(_settings(args)) as ctx:
-        status, detail = _submit(ctx, bundle)
+        status, detail = _submit(_fhir(ctx, "dui demo"), bundle)
         analyze(ctx.repo.engine)
         access = ensure_demo_access(AuthStore(ctx.repo.engine)) if status < 400 else []
     if status >= 400:

@@ -24,18 +24,19 @@ from fhirserver.tddui import rules as tddui_rules
 
 def configure(ctx: Context) -> Context:
     """Register validators, hooks and services on a freshly built context."""
-    ctx.validators.append(IdentityValidator(ctx.settings.ins_environment))  # national identifiers, RNIV status
-    ctx.hooks.append(IdentityHook(ctx.settings.fr_core_version))  # RNIV wire form, downgrades, declared status
+    identity = ctx.settings.identity
+    ctx.validators.append(IdentityValidator(identity.ins_environment))  # national identifiers, RNIV status
+    ctx.hooks.append(IdentityHook(identity.fr_core_version))  # RNIV wire form, downgrades, declared status
     ctx.hooks.append(DelegationHook())  # aidant delegation Consents (fhirserver.auth.delegation): 422 if malformed
-    ctx.services["insi"] = build_insi_client(ctx.settings)  # INSi teleservice (simulator or SOAP seam)
+    ctx.services.insi = build_insi_client(ctx.settings)  # INSi teleservice (simulator or SOAP seam)
     ctx.validators.append(profile_validator(ctx.settings))  # config/profiles/ (fhirserver.profiles)
-    ctx.services.setdefault("bundle_rules", {})[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
-    ctx.services["cda_validator"] = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons (None: no kit)
-    ctx.services["n1_generator"] = n1_generator  # the N1 CDA of a DocumentReference's file ($send-to-dmp, MSSanté)
-    ctx.services["dmp"] = build_dmp_client(ctx.settings)  # DMP: XDS.b SOAP or PDSm ([dmp] transport); opens nothing
-    ctx.services["outbox"] = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)
-    # outbox: kind -> Deliverer, used by `dui worker`
-    ctx.services.setdefault("deliverers", {})["dmp"] = DmpDeliverer(ctx.services["dmp"])
-    ctx.services["audit"] = AuditTrail(ctx.repo, enabled=ctx.settings.audit_enabled)  # AuditEvents (fail closed)
-    register_mssante(ctx)  # MSSanté: ctx.services["mssante"] + outbox deliverer "mssante"; no connection opened
+    ctx.services.bundle_rules[tddui.BUNDLE] = tddui_rules.rule  # TDDUI import: create only
+    ctx.services.cda_validator = build_cda_validator(ctx.settings)  # ANS kit: XSD + schematrons; None: no kit
+    ctx.services.n1_generator = n1_generator  # the N1 CDA of a DocumentReference's file (DMP, MSSanté)
+    dmp = build_dmp_client(ctx.settings)  # DMP: XDS.b SOAP or PDSm ([dmp] transport); opens nothing
+    ctx.services.dmp = dmp
+    ctx.services.outbox = OutboxQueue()  # operations queue documents in their own transaction ($send-to-dmp)
+    ctx.services.deliverers["dmp"] = DmpDeliverer(dmp)  # outbox: kind -> Deliverer, used by `dui worker`
+    ctx.services.audit = AuditTrail(ctx.repo, enabled=ctx.settings.audit.enabled)  # AuditEvents (fail closed)
+    register_mssante(ctx)  # MSSanté: ctx.services.mssante + outbox deliverer "mssante"; no connection opened
     return ctx

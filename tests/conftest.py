@@ -75,7 +75,7 @@ def context(database_url: str) -> Any:
 @pytest.fixture(scope="session")
 def cda_validator(context: Any) -> Any:
     """The app's CDA validator (one per test process: its schematrons are loaded once)."""
-    return context.services["cda_validator"]
+    return context.services.cda_validator
 
 
 def wipe(ctx: Any) -> None:

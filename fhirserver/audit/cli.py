@@ -18,7 +18,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from fhirserver.cli import _context, _settings
 
     settings = _settings(args)
-    days = args.days if args.days is not None else settings.audit_retention_days
+    days = args.days if args.days is not None else settings.audit.retention_days
     if days < 1:
         print("dui audit purge: --days must be at least 1", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Audit events of the authorization server: tokens issued or refused, consent given at the authorize step.
 
 Called from :mod:`fhirserver.auth.server` (Authlib hooks) inside a Flask request; the trail is the app context's
-``services["audit"]``. ASVS V16 (../shared/specs/smart-auth-portals.md §8): authentication and authorization
+``services.audit``. ASVS V16 (../shared/specs/smart-auth-portals.md §8): authentication and authorization
 decisions are logged, with who, when, from where, and never the token or the password.
 """
 

@@ -1,4 +1,4 @@
-"""The audit trail service: writes AuditEvents, fail closed (``ctx.services["audit"]``).
+"""The audit trail service: writes AuditEvents, fail closed (``ctx.services.audit``).
 
 https://hl7.org/fhir/R4/auditevent.html; ../shared/specs/smart-auth-portals.md §9.2 (traçabilité) and §8 (ASVS
 V16: security events logged, log integrity). An event is written inside the caller's SqlSession when given (a write
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -21,6 +21,9 @@ from fhirserver.audit.events import Actor, Entity, EventSpec
 from fhirserver.errors import Unavailable
 from fhirserver.interactions.common import new_id
 from fhirserver.storage.sql.repository import SqlRepository, SqlSession
+
+if TYPE_CHECKING:
+    from fhirserver.interactions.context import Services
 
 log = logging.getLogger(__name__)
 OBSERVER = "dui-fhir-server"
@@ -91,7 +94,6 @@ def _short(detail: str | None) -> str | None:
     return detail[:200] if detail else None
 
 
-def trail_of(services: dict[str, Any]) -> AuditTrail | None:
+def trail_of(services: Services) -> AuditTrail | None:
     """The registered trail, or None when the domain did not register one."""
-    trail = services.get("audit")
-    return trail if isinstance(trail, AuditTrail) else None
+    return services.audit

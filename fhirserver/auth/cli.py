@@ -161,7 +161,7 @@ def _fhir(args: argparse.Namespace, method: str, path: str, body: Any = None,
 
     with _context(_settings(args)) as ctx:
         resp = handle(FhirRequest(method=method, path=path, body=body, params=params or []), ctx)
-        trail = ctx.services.get("audit")
+        trail = ctx.services.audit
         if audit is not None and trail is not None:
             entity = f"Consent/{resp.resource['id']}" if resp.status < 400 and isinstance(resp.resource, dict) \
                 and resp.resource.get("id") else None

@@ -1,7 +1,7 @@
 """The server's signing key (RS256 access tokens and OpenID id_tokens) and its public JWKS (RFC 7517).
 
-From ``auth_signing_key_file`` (a PEM RSA private key) when configured; otherwise one key generated at first use
-and kept in ``auth_key`` so every worker process of the server signs with the same key.
+From ``[auth] signing_key_file`` (a PEM RSA private key) when configured; otherwise one key generated at first
+use and kept in ``auth_key`` so every worker process of the server signs with the same key.
 """
 
 from __future__ import annotations

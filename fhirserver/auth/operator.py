@@ -66,7 +66,7 @@ def mint_token(store: AuthStore, key: RSAKey, urls: Urls, client_id: str, scope:
 
 
 def _audit(ctx: Any, client_id: str, outcome: str, detail: str) -> None:
-    audit = ctx.services.get("audit")
+    audit = ctx.services.audit
     if audit is not None:
         audit.record_event(kind="token", outcome=outcome, client_id=client_id, detail=detail)
 
@@ -75,10 +75,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     from fhirserver.cli import _context, _settings
 
     settings = _settings(args)
-    base = (args.base_url or settings.base_url or DEFAULT_BASE).rstrip("/")
+    base = (args.base_url or settings.server.base_url or DEFAULT_BASE).rstrip("/")
     with _context(settings) as ctx:
         store = AuthStore(ctx.repo.engine)
-        key = SigningKey(ctx.repo.engine, settings.auth_signing_key_file).get()
+        key = SigningKey(ctx.repo.engine, settings.auth.signing_key_file).get()
         try:
             token = mint_token(store, key, urls_for(settings, base), args.client_id, args.scope, args.minutes)
         except TokenError as exc:

@@ -84,7 +84,7 @@ class SmartServer(AuthorizationServer):
 
     def _generate(self, grant_type: str, client: Client, user: User | None = None, scope: str | None = None,
                   expires_in: int | None = None, include_refresh_token: bool = True) -> dict[str, Any]:
-        ttl = self.settings.auth_access_token_ttl_seconds
+        ttl = self.settings.auth.access_token_ttl_seconds
         if grant_type == "client_credentials":
             ttl = min(ttl, BACKEND_MAX_TTL)
         token: dict[str, Any] = {"token_type": "Bearer", "access_token": "", "expires_in": expires_in or ttl,
@@ -102,7 +102,7 @@ class SmartServer(AuthorizationServer):
         previous: Token | None = getattr(request, "refresh_token", None)
         if code is not None:
             grant_id, patient, encounter = code.grant_id, code.patient, code.encounter
-            refresh_end = utcnow() + timedelta(days=self.settings.auth_refresh_token_ttl_days)
+            refresh_end = utcnow() + timedelta(days=self.settings.auth.refresh_token_ttl_days)
         elif isinstance(previous, Token):
             grant_id, patient, encounter = previous.grant_id, previous.patient, previous.encounter
             refresh_end = previous.refresh_expires_at or utcnow()
@@ -208,14 +208,14 @@ class SmartCodeGrant(AuthorizationCodeGrant):
         user: User = request.user
         grant_id = server.store.new_grant(
             request.client.client_id, user.id, scope, patient, encounter,
-            utcnow() + timedelta(days=server.settings.auth_refresh_token_ttl_days))
+            utcnow() + timedelta(days=server.settings.auth.refresh_token_ttl_days))
         data = request.payload.data
         server.store.save_code(code, AuthorizationCode(
             code_hash="", grant_id=grant_id, client_id=request.client.client_id, user_id=user.id,
             redirect_uri=request.payload.redirect_uri, scope=scope, code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"], nonce=data.get("nonce"),
             aud=getattr(request, "dui_aud", ""), auth_time=getattr(request, "dui_auth_time", epoch())),
-            server.settings.auth_code_ttl_seconds)
+            server.settings.auth.code_ttl_seconds)
         audit.consent_given(user, request.client.client_id, patient, scope)
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:

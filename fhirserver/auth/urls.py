@@ -1,8 +1,8 @@
 """The absolute URLs of the authorization server, derived from the FHIR base URL (pure, no Flask).
 
-The issuer is ``auth_issuer`` when configured, else the FHIR base URL without its ``/fhir`` suffix; the endpoints
-live under ``{issuer}/auth/``. Used by the SMART configuration, the CapabilityStatement ``oauth-uris`` extension
-(https://hl7.org/fhir/smart-app-launch/conformance.html) and the token checks.
+The issuer is ``[auth] issuer`` when configured, else the FHIR base URL without its ``/fhir`` suffix; the
+endpoints live under ``{issuer}/auth/``. Used by the SMART configuration, the CapabilityStatement ``oauth-uris``
+extension (https://hl7.org/fhir/smart-app-launch/conformance.html) and the token checks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Urls:
 
 def urls_for(settings: Settings, fhir_base: str) -> Urls:
     base = fhir_base.rstrip("/")
-    issuer = settings.auth_issuer.rstrip("/")
+    issuer = settings.auth.issuer.rstrip("/")
     if not issuer:
         issuer = base[: -len("/fhir")] if base.endswith("/fhir") else base
     return Urls(fhir_base=base, issuer=issuer)

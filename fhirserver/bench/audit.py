@@ -68,7 +68,9 @@ def run(duration: float) -> dict[str, Any]:
                                          base_url=BASE), ctx).resource
             ids = [e["resource"]["id"] for e in (listing or {}).get("entry", [])]
             principal = _principal()
-            trail = ctx.services["audit"]
+            trail = ctx.services.audit
+            if trail is None:
+                raise RuntimeError("the domain registered no audit trail")
 
             def read(i: int) -> bool:
                 req = FhirRequest("GET", f"Observation/{ids[i % len(ids)]}", base_url=BASE, principal=principal)

@@ -89,7 +89,9 @@ def run(duration: float, kit_dir: str, cache_dir: str) -> dict[str, Any]:
             loaded = handle(FhirRequest("POST", "", body=build_demo_bundle(), base_url=BASE), ctx)
             if loaded.status != 200:
                 raise RuntimeError(f"loading the demo data failed: HTTP {loaded.status}")
-            validator = ctx.services["cda_validator"]
+            validator = ctx.services.cda_validator
+            if validator is None:
+                raise RuntimeError("no CDA validator: the ANS kit ([cda] kit_dir) is needed")
             started = time.perf_counter()
             validator.warm_up(("structuration-minimale", "DLU-EHPAD-DLU"))
             warm_up_s = round(time.perf_counter() - started, 1)
@@ -164,13 +166,13 @@ def main(args: argparse.Namespace) -> int:
     from fhirserver.cli import _settings
 
     settings = _settings(args)
-    kit = getattr(args, "kit_dir", None) or settings.cda_kit_dir
+    kit = getattr(args, "kit_dir", None) or settings.cda.kit_dir
     if not kit:
         raise SystemExit("dui bench --suite cda: pass --kit-dir or set [cda] kit_dir (the ANS test kit)")
     duration = float(getattr(args, "duration", 10.0) or 10.0)
     if not 0 < duration <= 600:
         raise SystemExit("dui bench: --duration must be in (0, 600] s")
-    result = run(duration, kit, settings.cda_cache_dir)
+    result = run(duration, kit, settings.cda.cache_dir)
     print(render(result))
     if getattr(args, "output", None):
         Path(args.output).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -45,12 +45,12 @@ def cmd_cda_validate(args: argparse.Namespace) -> int:
     from fhirserver.cli import _settings
 
     settings = _settings(args)
-    kit = args.kit_dir or settings.cda_kit_dir
+    kit = args.kit_dir or settings.cda.kit_dir
     if not kit:
         print("no ANS CDA kit configured: pass --kit-dir or set [cda] kit_dir (DUI_CDA_KIT_DIR)", file=sys.stderr)
         return 2
     try:
-        validator = CdaValidator(Path(kit), Path(settings.cda_cache_dir))
+        validator = CdaValidator(Path(kit), Path(settings.cda.cache_dir))
     except KitError as exc:
         print(f"ANS kit: {exc}", file=sys.stderr)
         return 2

@@ -14,11 +14,11 @@ from mappings.cda.validate import CdaValidator, Failure, KitError, Report
 
 
 def build_cda_validator(settings: Settings) -> CdaValidator | None:
-    """The validator for ``settings.cda_kit_dir`` (nothing is compiled before the first document)."""
-    if not settings.cda_kit_dir:
+    """The validator for ``settings.cda.kit_dir`` (nothing is compiled before the first document)."""
+    if not settings.cda.kit_dir:
         return None
     try:
-        return CdaValidator(Path(settings.cda_kit_dir), Path(settings.cda_cache_dir))
+        return CdaValidator(Path(settings.cda.kit_dir), Path(settings.cda.cache_dir))
     except KitError as exc:
         raise SettingsError(f"setting [cda] kit_dir: {exc}") from exc
 

@@ -4,9 +4,9 @@ Plain writes (POST, PUT, PATCH, transaction entries):
 
 1. **Wire form.** The identity-reliability extension is read in either FR Core version (status derived from the
    coding plus the evidence, :mod:`fhirserver.identity.reliability`) and rewritten as one extension in the
-   configured version (``settings.fr_core_version``) -- unless it is unreadable or lacks the evidence its status
-   needs, in which case it is left as sent and :class:`~fhirserver.identity.validator.IdentityValidator` refuses
-   the write with the reason.
+   configured version (``settings.identity.fr_core_version``) -- unless it is unreadable or lacks the evidence
+   its status needs, in which case it is left as sent and
+   :class:`~fhirserver.identity.validator.IdentityValidator` refuses the write with the reason.
 2. **Trait change => downgrade.** When the stored identity is above *provisoire* and the write changes a strict
    INS trait (birth family name, first birth given name, list of birth given names, sex, birth date, birth place
    INSEE code -- exact comparison: an accent is a change), the status becomes what

@@ -5,14 +5,14 @@ The CNAM INSi teleservice (french-interop.md §1.5) has two unitary operations: 
 codes, as the service gives them: ``00`` one identity found, ``01`` no identity found, ``02`` several
 identities found (the caller must then refine the traits, e.g. with the birth place).
 
-* :class:`InsiClient` -- the interface operations use (``ctx.services["insi"]``);
+* :class:`InsiClient` -- the interface operations use (``ctx.services.insi``);
 * :class:`SimulatorInsiClient` -- fictitious test identities from ``config/insi-simulator.json``, matched like
   the service (birth family name, a birth given name, sex and birth date required; birth place refines; names
   compared accent-, case- and punctuation-insensitively);
 * :class:`SoapInsiClient` -- configured (``identity.insi_url``) but not implemented: every call raises
   :class:`~fhirserver.errors.NotSupported` explaining the prerequisites.
 
-``settings.insi_client`` ("simulator" | "soap") picks one (:func:`build_insi_client`).
+``settings.identity.insi_client`` ("simulator" | "soap") picks one (:func:`build_insi_client`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from fhirserver.errors import Invalid, NotSupported
 from fhirserver.identity.traits import InsTraits, fold
+from fhirserver.settings import Settings, SettingsError
 
 __all__ = ["ANSWER_LABELS", "InsiAnswer", "InsiClient", "InsiIdentity", "SimulatorInsiClient", "SoapInsiClient",
            "build_insi_client", "traits_agree"]
@@ -183,15 +184,13 @@ class SoapInsiClient:
         raise _vitale_seam()
 
 
-def build_insi_client(settings: Any) -> InsiClient:
-    """The client ``settings.insi_client`` names. The simulator's identities are fictitious: combined with
-    ``ins_environment = "production"`` it would record them under the production INS authority, so that
+def build_insi_client(settings: Settings) -> InsiClient:
+    """The client ``settings.identity.insi_client`` names. The simulator's identities are fictitious: combined
+    with ``ins_environment = "production"`` it would record them under the production INS authority, so that
     configuration stops start-up."""
-    if settings.insi_client == "soap":
-        return SoapInsiClient(settings.insi_url)
-    if settings.ins_environment == "production":
-        from fhirserver.settings import SettingsError
-
+    if settings.identity.insi_client == "soap":
+        return SoapInsiClient(settings.identity.insi_url)
+    if settings.identity.ins_environment == "production":
         raise SettingsError("[identity] insi_client = \"simulator\" cannot be used with ins_environment = "
                             "\"production\": the simulator's identities are fictitious (use \"soap\")")
     return SimulatorInsiClient(Path(settings.config_dir) / "insi-simulator.json")

@@ -98,7 +98,7 @@ def capability_statement(ctx: Context, base_url: str) -> dict[str, Any]:
 
 def capabilities(req: FhirRequest, ctx: Context) -> FhirResponse:
     statement = capability_statement(ctx, req.base_url)
-    if ctx.settings.auth_required:
+    if ctx.settings.auth.required:
         from fhirserver.auth.discovery import capability_security
         from fhirserver.auth.urls import urls_for
 

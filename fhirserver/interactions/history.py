@@ -43,7 +43,8 @@ def history(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse
     since = _instant("_since", since_raw)[0] if since_raw else None
     at = _instant("_at", at_raw) if at_raw else None
     try:
-        count = min(int(req.param("_count") or ctx.settings.default_count), ctx.settings.max_count)
+        search = ctx.settings.search
+        count = min(int(req.param("_count") or search.default_count), search.max_count)
     except ValueError as exc:
         raise Invalid("_count must be an integer") from exc
     if count < 1:

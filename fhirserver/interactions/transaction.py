@@ -6,16 +6,15 @@ assigns (or finds, for conditional creates and updates) and every reference to t
 conditional references (``Patient?identifier=…``: exactly one match or the transaction fails).
 Batch entries are independent, each in its own database transaction.
 
-A Bundle claiming a profile (``meta.profile``) for which a rule is registered in
-``ctx.services["bundle_rules"]`` (profile URL -> ``rule(bundle, req, ctx) -> bundle``) is first checked and, if need
-be, normalised by that rule (e.g. the TDDUI exchange: create-only transactions, :mod:`fhirserver.tddui.rules`).
+A Bundle claiming a profile (``meta.profile``) for which a rule is registered in ``ctx.services.bundle_rules``
+(profile URL -> ``rule(bundle, req, ctx) -> bundle``) is first checked and, if need be, normalised by that rule
+(e.g. the TDDUI exchange: create-only transactions, :mod:`fhirserver.tddui.rules`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -91,12 +90,10 @@ def _entry_response(resp: FhirResponse, include_resource: bool) -> dict[str, Any
     return out
 
 
-BundleRule = Callable[[dict[str, Any], FhirRequest, Context], dict[str, Any]]
-
 
 def apply_bundle_rules(req: FhirRequest, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
     """Run the rules registered for the profiles the Bundle claims (``|version`` suffixes ignored)."""
-    rules: dict[str, BundleRule] = ctx.services.get("bundle_rules") or {}
+    rules = ctx.services.bundle_rules
     for url in claimed_profiles(body):
         rule = rules.get(url.split("|", 1)[0])
         if rule is not None:

@@ -16,5 +16,5 @@ __all__ = ["ProfileError", "ProfileRegistry", "ProfileValidator", "load_registry
 
 def profile_validator(settings: Settings) -> ProfileValidator:
     """The validator of ``settings`` (profiles loaded once per directory and process)."""
-    directory = Path(settings.config_dir) / settings.profiles_dir
-    return ProfileValidator(registry_for(directory), strict=settings.strict_profiles)
+    directory = Path(settings.config_dir) / settings.validation.profiles_dir
+    return ProfileValidator(registry_for(directory), strict=settings.validation.strict_profiles)

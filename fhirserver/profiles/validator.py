@@ -3,7 +3,7 @@
 For each profile URL asked for (``meta.profile`` on write, the ``profile`` parameter of ``$validate``):
 - a known profile: the issues of its rules and of every known profile of its ``baseDefinition`` chain;
 - a known profile of another resource type: an error;
-- an unknown profile: a warning (``not-supported``), or an error when ``settings.strict_profiles``.
+- an unknown profile: a warning (``not-supported``), or an error when ``settings.validation.strict_profiles``.
 Identical issues reached twice (a resource claiming both a profile and its base) are reported once.
 """
 

@@ -228,7 +228,7 @@ def test_kit_failures_are_listed(fhir: Any) -> None:
 def test_no_kit_is_503(fhir: Any, context: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a validator nothing is produced: 503 naming the [cda] kit_dir setting."""
     load_document(fhir)
-    monkeypatch.setitem(context.services, "cda_validator", None)
+    monkeypatch.setattr(context.services, "cda_validator", None)
     resp = fhir.post(f"DocumentReference/{DOC}/$generate-cda")
     assert resp.status_code == 503
     assert "[cda] kit_dir" in resp.get_json()["issue"][0]["diagnostics"]

@@ -241,7 +241,7 @@ def test_no_kit_is_503(fhir: Any, context: Any, monkeypatch: pytest.MonkeyPatch)
     """Without a validator no DLU is produced: 503."""
     patient_id = usager()
     load(fhir, patient_id, extra=False)
-    monkeypatch.setitem(context.services, "cda_validator", None)
+    monkeypatch.setattr(context.services, "cda_validator", None)
     resp = fhir.post(f"Patient/{patient_id}/$dlu")
     assert resp.status_code == 503
     assert "kit_dir" in resp.get_data(as_text=True)
@@ -252,13 +252,13 @@ def test_failed_assertions_are_listed(fhir: Any, context: Any, monkeypatch: pyte
     schematron of another document type)."""
     patient_id = usager()
     load(fhir, patient_id, extra=False)
-    validator = context.services["cda_validator"]
+    validator = context.services.cda_validator
 
     class WrongVolet:
         def validate(self, document: bytes, schematrons: Any = None) -> Any:
             return validator.validate(document, ["structuration-minimale", "DLU-EHPAD-FLUDT"])
 
-    monkeypatch.setitem(context.services, "cda_validator", WrongVolet())
+    monkeypatch.setattr(context.services, "cda_validator", WrongVolet())
     resp = fhir.post(f"Patient/{patient_id}/$dlu", params(date=DATE))
     assert resp.status_code == 422, resp.get_data(as_text=True)[:2000]
     texts = [i["diagnostics"] for i in resp.get_json()["issue"]]

@@ -205,7 +205,7 @@ def test_birth_place_insee_code_format(fhir: FhirClient) -> None:
 
 
 def test_production_refuses_test_and_demo_ins(client_with: Callable[..., FhirClient]) -> None:
-    prod = client_with(ins_environment="production", insi_client="soap")
+    prod = client_with(identity_ins_environment="production", identity_insi_client="soap")
     for system, code in (("urn:oid:1.2.250.1.213.1.4.10", "INS-NIR-TEST"),
                          ("urn:oid:1.2.250.1.213.1.4.11", "INS-NIR-DEMO")):
         issue = refused(prod, {"resourceType": "Patient", "identifier": [ins(HELENE_NIR, system, code)]})
@@ -257,7 +257,7 @@ def test_provisional_recovered_qualified(fhir: FhirClient) -> None:
 
 
 def test_provisional_validated_qualified_in_fr_core_2_2(client_with: Callable[..., FhirClient]) -> None:
-    fhir = client_with(fr_core_version="2.2")
+    fhir = client_with(identity_fr_core_version="2.2")
     fhir.put("Patient/p1", helene())
     result = out(fhir.post("Patient/p1/$identity-validate", params(documentType="PA")))
     assert result["status"] == "validated"
@@ -412,7 +412,7 @@ def test_declared_higher_status_is_recorded(fhir: FhirClient) -> None:
 
 @pytest.mark.parametrize("version", ["2.1", "2.2"])
 def test_doubtful_identity_cannot_query_insi(client_with: Callable[..., FhirClient], version: str) -> None:
-    fhir = client_with(fr_core_version=version)
+    fhir = client_with(identity_fr_core_version=version)
     stored = fhir.put("Patient/p1", helene(extension=[status_ext(CS_V2_0445, "DOUT")])).get_json()
     codes = json.dumps(reliability(stored))
     assert '"DOUT"' in codes  # the 2.1 attribute survives normalisation (2.2: as a comment)
@@ -438,7 +438,7 @@ DECLARED = {  # status -> identity-reliability extension as FR Core 2.2 writes i
 
 @pytest.mark.parametrize("version", ["2.1", "2.2"])
 def test_four_statuses_round_trip(client_with: Callable[..., FhirClient], version: str) -> None:
-    fhir = client_with(fr_core_version=version)
+    fhir = client_with(identity_fr_core_version=version)
     system = CS_V2_0445 if version == "2.1" else CS_IDENTITY_STATUS
     for n, (status, ext) in enumerate(DECLARED.items()):
         patient = helene(f"p{n}", extension=[ext])

@@ -51,7 +51,7 @@ def test_requests_without_a_principal_are_not_audited(people: Env) -> None:
 
 def test_auditing_can_be_disabled(people: Env, pro: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """With [audit] enabled = false nothing is recorded."""
-    monkeypatch.setattr(people.ctx.services["audit"], "enabled", False)
+    monkeypatch.setattr(people.ctx.services.audit, "enabled", False)
     assert api(people, pro, "Observation/o1").status_code == 200
     assert rest_events(people) == []
 

@@ -54,7 +54,7 @@ def test_staff_search_by_patient_agent_subtype_and_outcome(people: Env, pro: str
 
 def test_the_usager_sees_the_failed_logins_on_their_account(people: Env) -> None:
     """A login event recorded for a usager (by id or by reference) is in that usager's own audit search."""
-    trail = people.ctx.services["audit"]
+    trail = people.ctx.services.audit
     trail.record_event(kind="login", outcome="failure", username="jeanne", patient="p1", detail="local login refused")
     trail.record_event(kind="logout", outcome="success", username="jeanne", patient="Patient/p1")
     events = _audit(people, usager_token(people, "jeanne"))

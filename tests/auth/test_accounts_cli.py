@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -47,7 +46,7 @@ def test_login_page_is_accessible_french(env: Env) -> None:
 def test_local_accounts_can_be_switched_off(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """auth_local_accounts=false: the login form is not served and nobody can log in locally."""
     env.add_user("jeanne", "Patient/p1")
-    monkeypatch.setattr(env.ctx, "settings", replace(env.ctx.settings, auth_local_accounts=False))
+    monkeypatch.setattr(env.ctx, "settings", env.ctx.settings.with_overrides(auth_local_accounts=False))
     assert requests.get(env.url("login"), timeout=10).status_code == 503
     resp = requests.post(env.url("login"), data={"username": "jeanne", "password": PASSWORD}, timeout=10,
                          allow_redirects=False)

@@ -19,7 +19,7 @@ def test_default_settings_require_a_token(database_url: str) -> None:
     """With config/default.toml as shipped, reads, searches and writes without a bearer token answer 401."""
     ctx, client = _default_app(database_url)
     try:
-        assert ctx.settings.auth_required is True
+        assert ctx.settings.auth.required is True
         for method, path in (("GET", "/fhir/Patient"), ("GET", "/fhir/Patient/p1"), ("POST", "/fhir/Patient"),
                              ("GET", "/fhir/Patient/p1/$everything"), ("POST", "/fhir")):
             resp = client.open(path, method=method, json={"resourceType": "Patient"} if method == "POST" else None)

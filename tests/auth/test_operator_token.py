@@ -29,7 +29,7 @@ def _backend(env: Env, scope: str = "system/*.rs") -> None:
 
 
 def _mint(env: Env, client_id: str = "ops", scope: str = "system/*.rs", minutes: int = 10) -> str:
-    key = SigningKey(env.ctx.repo.engine, env.ctx.settings.auth_signing_key_file).get()
+    key = SigningKey(env.ctx.repo.engine, env.ctx.settings.auth.signing_key_file).get()
     return mint_token(env.store, key, urls_for(env.ctx.settings, env.fhir), client_id, scope, minutes)
 
 

@@ -103,7 +103,8 @@ def test_seams(insi: SimulatorInsiClient) -> None:
 
 def test_build_insi_client() -> None:
     assert isinstance(build_insi_client(load_settings(database_url="sqlite://")), SimulatorInsiClient)
-    soap = build_insi_client(load_settings(database_url="sqlite://", insi_client="soap", insi_url="https://i"))
+    soap = build_insi_client(load_settings(database_url="sqlite://", identity_insi_client="soap",
+                                           identity_insi_url="https://i"))
     assert isinstance(soap, SoapInsiClient) and soap.url == "https://i"
 
 
@@ -112,6 +113,7 @@ def test_simulator_refused_in_production() -> None:
     from fhirserver.settings import SettingsError
 
     with pytest.raises(SettingsError, match="cannot be used with ins_environment"):
-        build_insi_client(load_settings(database_url="sqlite://", ins_environment="production"))
-    prod = build_insi_client(load_settings(database_url="sqlite://", ins_environment="production", insi_client="soap"))
+        build_insi_client(load_settings(database_url="sqlite://", identity_ins_environment="production"))
+    prod = build_insi_client(load_settings(database_url="sqlite://", identity_ins_environment="production",
+                                           identity_insi_client="soap"))
     assert isinstance(prod, SoapInsiClient)

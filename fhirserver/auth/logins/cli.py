@@ -32,7 +32,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         record(ctx, "invitation", "success", who=args.fhir_user, username=args.by, detail="invitation created")
-    base = settings.base_url or f"http://{settings.host}:{settings.port}/fhir"
+    base = settings.server.base_url or f"http://{settings.server.host}:{settings.server.port}/fhir"
     print(f"invitation {invitation_id} for {args.fhir_user}, valid {args.days} days:")
     print(url_for(urls_for(settings, base).issuer, token))
     return 0

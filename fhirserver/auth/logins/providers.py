@@ -84,7 +84,7 @@ def _get_json(url: str) -> dict[str, Any]:
 
 
 def providers_path(settings: Settings) -> Path:
-    path = Path(settings.auth_identity_providers_file)
+    path = Path(settings.auth.identity_providers_file)
     return path if path.is_absolute() else settings.config_dir / path
 
 
@@ -92,7 +92,7 @@ def load_providers(settings: Settings, environ: Mapping[str, str] | None = None)
     """The enabled providers of the configuration file, by name; :class:`SettingsError` on any mistake (an
     enabled provider whose secret variable is unset stops the server at start)."""
     path = providers_path(settings)
-    if not settings.auth_identity_providers_file or not path.exists():
+    if not settings.auth.identity_providers_file or not path.exists():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -18,8 +18,8 @@ def cmd_dmp_sandbox(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"dmp-sandbox: {exc}", file=sys.stderr)
         return 2
-    kit = args.kit_dir if args.kit_dir is not None else settings.cda_kit_dir
-    cache = settings.cda_cache_dir
+    kit = args.kit_dir if args.kit_dir is not None else settings.cda.kit_dir
+    cache = settings.cda.cache_dir
     if kit and not os.path.isdir(kit):
         print(f"dmp-sandbox: the CDA kit directory does not exist: {kit}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """``build_dmp_client(settings)``: the DMP client the settings ask for (``[dmp] transport``: soap or pdsm).
 
-Building a client opens no connection and reads no key: the VIHF signer (``dmp_certificate_file`` /
-``dmp_key_file``, or a per-process self-signed certificate) is loaded on first use.
+Building a client opens no connection and reads no key: the VIHF signer (``[dmp] certificate_file`` /
+``key_file``, or a per-process self-signed certificate) is loaded on first use.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ __all__ = ["DmpDeliverer", "build_dmp_client", "build_dmp_deliverer"]
 
 
 def build_dmp_client(settings: Settings) -> DmpClient:
-    """The SOAP (XDS.b) or PDSm (FHIR) client for ``settings.dmp_url``."""
-    lps = Lps(settings.dmp_lps_id, settings.dmp_lps_name, settings.dmp_lps_version, settings.dmp_lps_homologation)
+    """The SOAP (XDS.b) or PDSm (FHIR) client for ``settings.dmp.url``."""
+    dmp = settings.dmp
+    lps = Lps(dmp.lps_id, dmp.lps_name, dmp.lps_version, dmp.lps_homologation)
     signer = functools.partial(load_signer, settings)
-    if settings.dmp_transport == "pdsm":
+    if settings.dmp.transport == "pdsm":
         from fhirserver.integrations.dmp.pdsm import PdsmDmpClient
 
-        return PdsmDmpClient(settings.dmp_url, signer, lps, timeout=settings.dmp_timeout_seconds)
-    return SoapDmpClient(settings.dmp_url, signer, lps, timeout=settings.dmp_timeout_seconds)
+        return PdsmDmpClient(settings.dmp.url, signer, lps, timeout=settings.dmp.timeout_seconds)
+    return SoapDmpClient(settings.dmp.url, signer, lps, timeout=settings.dmp.timeout_seconds)
 
 
 def build_dmp_deliverer(settings: Settings) -> DmpDeliverer:

@@ -5,7 +5,7 @@ implementation of :class:`~fhirserver.integrations.dmp.client.DmpClient`.
 * provide: an ITI-65 ``transaction`` Bundle (profile ``pdsm-comprehensive-provide-document-bundle``) holding the
   SubmissionSet List, the DocumentReference (``pdsm-comprehensive-document-reference``: masterIdentifier = uniqueId,
   contained author, custodian, securityLabel = confidentiality + visibility labels, ``relatesTo`` replaces for
-  RPLC) and the Binary, POSTed to ``dmp_url/fhir``;
+  RPLC) and the Binary, POSTed to ``[dmp] url`` + ``/fhir``;
 * find: ``GET DocumentReference?patient.identifier=…`` (ITI-67); retrieve: the Binary (ITI-68);
 * metadata update: JSON PATCH of ``securityLabel`` / ``status`` / the ``isArchived`` extension (PDSm flux 3).
 

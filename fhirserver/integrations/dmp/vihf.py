@@ -3,7 +3,7 @@
 Spec: ANS CI-SIS, *Volet Transport Synchrone pour Client Lourd* (VIHF — Vecteur d'Identification et d'Habilitation
 Formelles), summarised in french-interop.md §6.3; OASIS SAML 2.0 Core; XML-DSig (enveloped, RSA-SHA256,
 exclusive c14n). The assertion is signed with the structure's *certificat de cachet* (IGC Santé) given by the
-settings ``dmp_certificate_file`` / ``dmp_key_file``; when they are empty a self-signed certificate is generated
+settings ``[dmp] certificate_file`` / ``key_file``; when they are empty a self-signed certificate is generated
 once per process — which only the sandbox accepts.
 
 :func:`verify_assertion` is the receiving side (the sandbox): signature, validity window and mandatory attributes.
@@ -108,12 +108,12 @@ class Claims:
 
 def load_signer(settings: Settings) -> Signer:
     """The structure's certificate from the settings, or the per-process self-signed one when none is set."""
-    if not settings.dmp_certificate_file and not settings.dmp_key_file:
+    if not settings.dmp.certificate_file and not settings.dmp.key_file:
         return self_signed()
-    if not settings.dmp_certificate_file or not settings.dmp_key_file:
+    if not settings.dmp.certificate_file or not settings.dmp.key_file:
         raise ValueError("settings [dmp] certificate_file and key_file must be given together")
-    cert = x509.load_pem_x509_certificate(Path(settings.dmp_certificate_file).read_bytes())
-    key = serialization.load_pem_private_key(Path(settings.dmp_key_file).read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(Path(settings.dmp.certificate_file).read_bytes())
+    key = serialization.load_pem_private_key(Path(settings.dmp.key_file).read_bytes(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("settings [dmp] key_file: an RSA private key is expected (RSA-SHA256 signature)")
     return Signer(key, cert)

@@ -25,8 +25,8 @@ from fhirserver.errors import FhirError
 def _service(ctx: Any) -> Any:
     from fhirserver.integrations.mssante.service import MssanteService
 
-    service = ctx.services.get("mssante")
-    return service if isinstance(service, MssanteService) else MssanteService(ctx.settings)
+    service: MssanteService | None = ctx.services.mssante
+    return service if service is not None else MssanteService(ctx.settings)
 
 
 def _summary(stats: Any) -> str:
@@ -58,7 +58,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                     print(f"dui mss ingest: the inbox cannot be opened ({type(exc).__name__})", file=sys.stderr)
                     return 2
                 log.warning("mssante ingest: inbox unavailable (%s), retrying", type(exc).__name__)
-                stop.wait(settings.worker_poll_seconds)
+                stop.wait(settings.worker.poll_seconds)
                 continue
             except ValueError as exc:
                 print(f"dui mss ingest: {exc}", file=sys.stderr)
@@ -75,7 +75,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 return 0 if stats.ok else 1
             if stats.results or stats.retried or stats.errors:
                 log.info("%s", _summary(stats))
-            stop.wait(settings.worker_poll_seconds)
+            stop.wait(settings.worker.poll_seconds)
     return 0
 
 
@@ -85,8 +85,8 @@ def _call(ctx: Any, method: str, path: str, body: Any = None) -> Any:
     from fhirserver.interactions.context import FhirRequest
     from fhirserver.interactions.router import handle
 
-    return handle(FhirRequest(method, path, body=body, base_url=ctx.settings.base_url or "http://localhost/fhir"),
-                  ctx)
+    base = ctx.settings.server.base_url or "http://localhost/fhir"
+    return handle(FhirRequest(method, path, body=body, base_url=base), ctx)
 
 
 def _describe(resp: Any) -> str:

@@ -1,7 +1,7 @@
-"""The MSSanté service the application registers (``ctx.services["mssante"]``): composing a document's message,
+"""The MSSanté service the application registers (``ctx.services.mssante``): composing a document's message,
 sending it, and ingesting the inbox. Built from the settings without opening any connection.
 
-Sending goes through the outbox (``ctx.services["deliverers"]["mssante"]``, :class:`MssanteDeliverer`); the
+Sending goes through the outbox (``ctx.services.deliverers["mssante"]``, :class:`MssanteDeliverer`); the
 inbox is polled by ``dui mss ingest``.
 """
 
@@ -58,7 +58,7 @@ class InboxStats:
 class MssanteService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.sender_address = settings.mssante_sender
+        self.sender_address = settings.mssante.sender
         self.smtp = SmtpSender(SmtpConfig.from_settings(settings))
 
     # --- sending ---------------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ class MssanteService:
         patient = received.patient
         outgoing = Outgoing(
             unique_id=received.unique_id,
-            xdm_zip=build_xdm(cda, recipients=(to,), software=self.settings.cda_software_name),
+            xdm_zip=build_xdm(cda, recipients=(to,), software=self.settings.cda.software_name),
             rendition=received.rendition,
             rendition_filename=rendition_filename(str(received.document_reference["date"]), received.title, media),
             identity=SubjectIdentity(received.title, patient.birth_family, patient.first_given, patient.birth_date),
@@ -97,10 +97,10 @@ class MssanteService:
     # --- receiving -------------------------------------------------------------------------------------------
 
     def open_inbox(self) -> Inbox:
-        s = self.settings
-        if s.mssante_inbox == "imap":
-            return ImapInbox(s.mssante_imap_host, s.mssante_imap_port, s.mssante_imap_username)
-        return MaildirInbox(s.mssante_maildir)
+        s = self.settings.mssante
+        if s.inbox == "imap":
+            return ImapInbox(s.imap_host, s.imap_port, s.imap_username)
+        return MaildirInbox(s.maildir)
 
     def ingest(self, ctx: Context, inbox: Inbox) -> InboxStats:
         """Process every message waiting in ``inbox`` once (see :mod:`~fhirserver.integrations.mssante.inbox`
@@ -142,6 +142,6 @@ def build_mssante(settings: Settings) -> MssanteService:
 def register(ctx: Context) -> Any:
     """Register the service and the outbox deliverer on ``ctx`` (called by :func:`fhirserver.domain.configure`)."""
     service = build_mssante(ctx.settings)
-    ctx.services["mssante"] = service
-    ctx.services.setdefault("deliverers", {})["mssante"] = service.deliverer()
+    ctx.services.mssante = service
+    ctx.services.deliverers["mssante"] = service.deliverer()
     return service

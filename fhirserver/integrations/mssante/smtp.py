@@ -41,8 +41,8 @@ class SmtpConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpConfig:
-        return cls(settings.mssante_smtp_host, settings.mssante_smtp_port, settings.mssante_smtp_starttls,
-                   settings.mssante_smtp_username, float(settings.mssante_smtp_timeout_seconds))
+        return cls(settings.mssante.smtp_host, settings.mssante.smtp_port, settings.mssante.smtp_starttls,
+                   settings.mssante.smtp_username, float(settings.mssante.smtp_timeout_seconds))
 
 
 def classify_reply(code: int, what: str) -> DeliveryError:

@@ -2,7 +2,7 @@
 ``dui outbox [--status S]... [--kind K]... [--limit N]`` (the latest items, one line each: id, kind, status,
 attempts, next attempt, document, uniqueId, error — identifiers and codes only, no health data).
 
-Deliverers come from the application context (``ctx.services["deliverers"]``, kind -> deliverer, registered in
+Deliverers come from the application context (``ctx.services.deliverers``, kind -> deliverer, registered in
 :func:`fhirserver.domain.configure`). ``--deliverer`` replaces one with ``CALLABLE(settings)`` imported from
 ``MODULE`` (another transport, or a test double). Exit status: 0 after a clean stop (SIGTERM, SIGINT, or ``--once``
 with nothing left due), 2 on a configuration error.
@@ -40,7 +40,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
     with _context(settings) as ctx:
-        deliverers: dict[str, Deliverer] = dict(ctx.services.get("deliverers") or {})
+        deliverers: dict[str, Deliverer] = dict(ctx.services.deliverers)
         try:
             for spec in args.deliverer or []:
                 kind, deliverer = _load_deliverer(spec, settings)

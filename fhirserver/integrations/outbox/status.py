@@ -148,7 +148,7 @@ def record_on_document(ctx: Context, session: SqlSession, record: OutboxRecord) 
     req = FhirRequest(method="PUT", path=f"DocumentReference/{record.document_id}", body=body)
     commit_write(WriteEvent(req, ctx, session, "DocumentReference", record.document_id, body, current, "update",
                             notes={"outbox": record.kind}))
-    audit = audit_event(record, current, ctx.settings.cda_software_name)
+    audit = audit_event(record, current, ctx.settings.cda.software_name)
     audit_id = new_id()
     commit_write(WriteEvent(FhirRequest(method="POST", path="AuditEvent", body=audit), ctx, session, "AuditEvent",
                             audit_id, audit, None, "create", notes={"outbox": record.kind}))

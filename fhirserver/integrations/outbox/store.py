@@ -161,7 +161,7 @@ def requeue(conn: Connection, item_id: int, *, payload: bytes, metadata: dict[st
 
 
 class OutboxQueue:
-    """The outbox as operations see it (``ctx.services["outbox"]``): the same functions, in the caller's
+    """The outbox as operations see it (``ctx.services.outbox``): the same functions, in the caller's
     transaction. Operations reach it through the context, so ``fhirserver.interactions`` does not import
     the integrations."""
 

@@ -20,11 +20,11 @@ Example deliverer (the shape helpers D and E implement)::
                 raise PermanentError(f"DMP refused: {response.code}")  # status failed, no retry
             return DeliveryResult(remote_id=response.unique_id, detail="registered")
 
-Registration: :func:`fhirserver.domain.configure` keeps the deliverers in ``ctx.services["deliverers"]``
+Registration: :func:`fhirserver.domain.configure` keeps the deliverers in ``ctx.services.deliverers``
 (kind -> deliverer); ``dui worker`` uses them. Register with ``setdefault`` (the order of the lines in
 ``configure`` does not matter)::
 
-    ctx.services.setdefault("deliverers", {})["dmp"] = build_dmp_deliverer(ctx.settings)
+    ctx.services.deliverers["dmp"] = build_dmp_deliverer(ctx.settings)
 
 Item metadata written by ``$send-to-dmp`` / ``$send-mssante`` (:mod:`fhirserver.interactions.operations.dmp`):
 ``visibility`` (list of DMP labels: MASQUE_PS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX),

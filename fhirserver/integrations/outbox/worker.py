@@ -94,12 +94,12 @@ class Worker:
         self.deliverers = dict(deliverers)
         self.kinds = wanted
         self.owner = owner or worker_id()
-        self.poll_seconds = float(settings.worker_poll_seconds if poll_seconds is None else poll_seconds)
+        self.poll_seconds = float(settings.worker.poll_seconds if poll_seconds is None else poll_seconds)
         self.crash_at = crash
         self.store = OutboxStore(
-            ctx.repo.engine, max_attempts=settings.worker_max_attempts,
-            backoff_seconds=settings.worker_backoff_seconds,
-            lease_seconds=lease_seconds or default_lease_seconds(settings.dmp_timeout_seconds))
+            ctx.repo.engine, max_attempts=settings.worker.max_attempts,
+            backoff_seconds=settings.worker.backoff_seconds,
+            lease_seconds=lease_seconds or default_lease_seconds(settings.dmp.timeout_seconds))
         self.stop = threading.Event()
         self.stats = WorkerStats()
         self._last_status_pass: datetime | None = None

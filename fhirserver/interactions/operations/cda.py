@@ -11,10 +11,10 @@
   ``$send-to-dmp`` / ``$send-mssante`` then use. One document per CarePlan version (a second call returns it,
   HTTP 200); the document of a newer CarePlan version ``replaces`` the previous one (CDA RPLC).
 
-Every CDA returned is validated by the ANS kit (``ctx.services["cda_validator"]``): a failure is a 422 listing
+Every CDA returned is validated by the ANS kit (``ctx.services.cda_validator``): a failure is a 422 listing
 each failed assertion; no kit configured is a 503 naming ``[cda] kit_dir``. Refusals (422) name the element:
 identity not qualified, author without IDNPS, missing custodian, no attachment … (:mod:`fhirserver.documents.gather`).
-:func:`n1_generator` is the ``ctx.services["n1_generator"]`` the DMP / MSSanté sending uses.
+:func:`n1_generator` is the ``ctx.services.n1_generator`` the DMP / MSSanté sending uses.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _view(source: gather.CarePlanSource) -> PlanView:
 def generate_cda(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     resource_type, res_id = req.segments[0], req.segments[1]
     ctx.policy.check(req, "operation", resource_type)
-    validator = require_validator(ctx.services.get("cda_validator"))  # 503 before any work
+    validator = require_validator(ctx.services.cda_validator)  # 503 before any work
     if resource_type == "DocumentReference":
         data = _n1_bytes(ctx, session, res_id)
     else:
@@ -139,7 +139,7 @@ def produce_document(req: FhirRequest, ctx: Context, session: SqlSession) -> Fhi
     care_plan_id = req.segments[1]
     ctx.policy.check(req, "operation", "CarePlan")
     ctx.policy.check(req, "create", "DocumentReference")
-    validator = require_validator(ctx.services.get("cda_validator"))
+    validator = require_validator(ctx.services.cda_validator)
     source = gather.care_plan_source(session, care_plan_id, parser=ctx.parser)
     version = int((source.care_plan.get("meta") or {}).get("versionId", "1"))
     res_id = _document_id(care_plan_id, version)

@@ -16,7 +16,7 @@ Parameters (a ``Parameters`` body, or the query string):
   Organization) or ``destinationName`` (string), ``lastMeal`` and ``lastIntake`` (dateTime: dernier repas,
   dernière prise du traitement habituel).
 
-The document is validated by the ANS kit (``ctx.services["cda_validator"]``: XSD, structuration minimale, the
+The document is validated by the ANS kit (``ctx.services.cda_validator``: XSD, structuration minimale, the
 volet schematron) before it leaves: a failure is a 422 listing each failed assertion, and without a kit the
 operation answers 503. Bad parameters are 400 naming the parameter; missing record data (identity not
 qualified, author without IDNPS, no custodian, no birth date …) are 422 naming the FHIR element.
@@ -146,7 +146,7 @@ def dlu(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirResponse:
     store = _boolean(req, "store")
     if store:
         ctx.policy.check(req, "create", "DocumentReference")
-    validator = require_validator(ctx.services.get("cda_validator"))  # 503 before any work
+    validator = require_validator(ctx.services.cda_validator)  # 503 before any work
     stored = session.read("Patient", patient_id)
     if stored is None or stored.deleted or stored.content is None or not ctx.policy.can_see(req, stored.content):
         raise NotFound(f"Patient/{patient_id} does not exist")

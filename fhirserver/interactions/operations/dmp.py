@@ -31,14 +31,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from fhirserver.documents.validation import ensure_valid
-from fhirserver.errors import Conflict, Invalid, Issue, NotFound, Unprocessable
+from fhirserver.errors import Conflict, Invalid, Issue, NotFound, Unavailable, Unprocessable
 from fhirserver.identity.ins import ins_system_info
 from fhirserver.identity.sharing import has_ins_identifier, require_qualified
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
@@ -52,6 +51,9 @@ from mappings.xds.metadata import MetadataError, from_cda
 from mappings.xds.model import Submission
 from mappings.xds.valuesets import VISIBILITY_LABELS
 
+if TYPE_CHECKING:  # reached through ctx.services: interactions do not import the integrations
+    from fhirserver.integrations.outbox.store import OutboxQueue, OutboxRecord
+
 #: the delivery status extension the outbox worker writes on the DocumentReference (fhirserver.integrations.outbox)
 EXT_DELIVERY = "https://dui.example.org/fhir/StructureDefinition/document-delivery"
 _DEFINITIONS = "https://dui.example.org/fhir/OperationDefinition/DocumentReference-"
@@ -61,20 +63,6 @@ _ACTIVE = ("pending", "sending", "delivered")
 _STATUS_NAMES = {"pending": "queued"}
 _MSSANTE_ADDRESS = re.compile(r"^[^@\s<>]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
-class _Record(Protocol):
-    id: int
-    kind: str
-    unique_id: str
-    target: str
-    document_version: int
-    status: str
-    attempts: int
-    next_attempt_at: Any
-    last_error: str | None
-    delivered_at: Any
-    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -138,7 +126,7 @@ def _cda_attachment(content: dict[str, Any]) -> tuple[int, dict[str, Any]] | Non
 
 def cda_document(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredResource) -> bytes:
     """The CDA R2 document of the DocumentReference: its CDA attachment, or the N1 document generated from
-    its file (:func:`fhirserver.interactions.operations.cda.n1_generator`, or ``ctx.services["n1_generator"]``
+    its file (:func:`fhirserver.interactions.operations.cda.n1_generator`, or ``ctx.services.n1_generator``
     when set: (req, ctx, session, DocumentReference) -> bytes)."""
     content = stored.content or {}
     found = _cda_attachment(content)
@@ -153,8 +141,7 @@ def cda_document(req: FhirRequest, ctx: Context, session: SqlSession, stored: St
         if root.tag != f"{{{CDA_NS}}}ClinicalDocument":
             raise _refused(f"{where}: the XML document is not a CDA R2 ClinicalDocument", where)
         return data
-    generator: Callable[[FhirRequest, Context, SqlSession, StoredResource], bytes] = \
-        ctx.services.get("n1_generator") or n1_generator
+    generator = ctx.services.n1_generator or n1_generator
     return generator(req, ctx, session, stored)
 
 
@@ -200,7 +187,7 @@ def prepare(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredR
                        "document is sent", "DocumentReference.status", "business-rule")
     patient = _patient(ctx, session, content, purpose)
     payload = cda_document(req, ctx, session, stored)
-    ensure_valid(ctx.services.get("cda_validator"), payload, "the CDA document")
+    ensure_valid(ctx.services.cda_validator, payload, "the CDA document")
     visibility = visibility_labels(content)
     try:
         submission = from_cda(payload, visibility=visibility, intended_recipients=recipients)
@@ -225,7 +212,7 @@ def _comparable(content: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _same_document(session: SqlSession, stored: StoredResource, record: _Record) -> bool:
+def _same_document(session: SqlSession, stored: StoredResource, record: OutboxRecord) -> bool:
     if record.document_version == stored.version_id:
         return True
     then = session.vread("DocumentReference", stored.res_id, record.document_version)
@@ -244,7 +231,7 @@ def _metadata(prepared: Prepared, stored: StoredResource, replaces: str | None, 
     }
 
 
-def _describe(record: _Record | None, queued: bool = False) -> list[dict[str, Any]]:
+def _describe(record: OutboxRecord | None, queued: bool = False) -> list[dict[str, Any]]:
     if record is None:
         return [{"name": "status", "valueCode": "not-sent"}, {"name": "queued", "valueBoolean": False}]
     params: list[dict[str, Any]] = [
@@ -267,7 +254,7 @@ def _describe(record: _Record | None, queued: bool = False) -> list[dict[str, An
     return params
 
 
-def _answer(records: list[tuple[_Record | None, bool]]) -> FhirResponse:
+def _answer(records: list[tuple[OutboxRecord | None, bool]]) -> FhirResponse:
     """One destination: its parameters at the top level; several: one ``delivery`` part each."""
     queued = any(q for _, q in records)
     if len(records) == 1:
@@ -277,9 +264,17 @@ def _answer(records: list[tuple[_Record | None, bool]]) -> FhirResponse:
     return FhirResponse(202 if queued else 200, {"resourceType": "Parameters", "parameter": params})
 
 
+def _outbox(ctx: Context) -> OutboxQueue:
+    """The outbox the domain registered; without one nothing can be queued (503)."""
+    if ctx.services.outbox is None:
+        raise Unavailable("no outbox is registered on this server: documents cannot be queued")
+    return ctx.services.outbox
+
+
 def _queue(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredResource, kind: str,
-           target: str, purpose: str, options: dict[str, Any] | None = None) -> tuple[_Record, bool]:
-    outbox = ctx.services["outbox"]
+           target: str, purpose: str,
+           options: dict[str, Any] | None = None) -> tuple[OutboxRecord | None, bool]:
+    outbox = _outbox(ctx)
     records = [r for r in outbox.for_document(session.conn, stored.res_id, kind) if r.target == target]
     active = [r for r in records if r.status in _ACTIVE]
     if active and _same_document(session, stored, active[-1]):
@@ -317,7 +312,7 @@ def _queue(req: FhirRequest, ctx: Context, session: SqlSession, stored: StoredRe
 
 
 def _status(ctx: Context, session: SqlSession, stored: StoredResource, kind: str) -> FhirResponse:
-    records = list(reversed(ctx.services["outbox"].for_document(session.conn, stored.res_id, kind)))
+    records = list(reversed(_outbox(ctx).for_document(session.conn, stored.res_id, kind)))
     if not records:
         return _answer([(None, False)])
     params = _describe(records[0])

@@ -119,14 +119,14 @@ def _write(req: FhirRequest, ctx: Context, session: SqlSession, existing: Stored
 
 
 def _client(ctx: Context) -> InsiClient:
-    client = ctx.services.get("insi")
+    client = ctx.services.insi
     return client if client is not None else build_insi_client(ctx.settings)
 
 
 def _ins_of(ctx: Context, identity: Any) -> dict[str, Any]:
     if identity.kind == "NIA":
         return ins_identifier(identity.matricule, "NIA", "production")
-    production = ctx.settings.ins_environment == "production"
+    production = ctx.settings.identity.ins_environment == "production"
     return ins_identifier(identity.matricule, "NIR", "production" if production else "test")
 
 
@@ -167,7 +167,7 @@ def ins_lookup(req: FhirRequest, ctx: Context, session: SqlSession) -> FhirRespo
     new_rel = replace(rel, status=new_status, insi_date=answer.queried_on,
                       method_collection={"system": CS_METHOD_COLLECTION, "code": "INSI",
                                          "display": "Téléservice INSi"})
-    body = normalize(body, new_rel, ctx.settings.fr_core_version)
+    body = normalize(body, new_rel, ctx.settings.identity.fr_core_version)
     stored = _write(req, ctx, session, existing, body, "ins-lookup")
     reason = (f"INSi récupération by traits: answer {answer.code} ({answer.label}) on {answer.queried_on}; "
               f"identity status '{rel.status.value}' -> '{new_status.value}'")
@@ -209,7 +209,7 @@ def identity_validate(req: FhirRequest, ctx: Context, session: SqlSession) -> Fh
     mode = {"system": CS_VALIDATION_MODE, "code": code, "display": VALIDATION_MODES[code]}
     today = date.today().isoformat()
     body = normalize(patient, replace(rel, status=new_status, validation_mode=mode, validation_date=today),
-                     ctx.settings.fr_core_version)
+                     ctx.settings.identity.fr_core_version)
     stored = _write(req, ctx, session, existing, body, "identity-validate")
     reason = (f"identity document checked: {code} ({VALIDATION_MODES[code]}) on {today}; identity status "
               f"'{rel.status.value}' -> '{new_status.value}'" + (f"; {comment}" if comment else ""))

@@ -10,7 +10,7 @@ from tests.auth.conftest import Env
 
 
 def run(env: Env, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    status = main(["--database-url", env.ctx.settings.database_url, "invitations", *args])
+    status = main(["--database-url", env.ctx.settings.database.url, "invitations", *args])
     out = capsys.readouterr()
     return status, out.out, out.err
 

@@ -27,9 +27,9 @@ def test_without_local_accounts_only_buttons_remain(oidc: Env, providers_file: s
     saved = {k: os.environ.get(k) for k in SECRETS}
     os.environ.update(SECRETS)
     try:
-        settings = load_settings(database_url=oidc.ctx.settings.database_url, auth_required=True,
+        settings = load_settings(database_url=oidc.ctx.settings.database.url, auth_required=True,
                                  auth_local_accounts=False, auth_identity_providers_file=providers_file,
-                                 auth_signing_key_file=oidc.ctx.settings.auth_signing_key_file)
+                                 auth_signing_key_file=oidc.ctx.settings.auth.signing_key_file)
         ctx = build_context(settings)
         client: Any = create_app(settings, context=ctx).test_client()
         page = client.get("/auth/login")

@@ -131,9 +131,9 @@ def test_dates_between_xds_and_fhir(dtm_value: str, fhir: str) -> None:
 
 def test_domain_registers_the_dmp_client_and_the_outbox_deliverer(context: Any) -> None:
     """The app context has the configured DMP client and the outbox deliverer of kind 'dmp' using it."""
-    client = context.services["dmp"]
+    client = context.services.dmp
     assert isinstance(client, SoapDmpClient)
-    deliverer = context.services["deliverers"]["dmp"]
+    deliverer = context.services.deliverers["dmp"]
     assert deliverer.kind == "dmp" and deliverer.client is client
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.policy
 import socket
@@ -71,7 +70,7 @@ class SmtpServer:
 @pytest.fixture()
 def service(context: Any, smtp_server: SmtpServer) -> MssanteService:
     """The MSSanté service of the test app, sending as :data:`OURS` through :func:`smtp_server`."""
-    settings = dataclasses.replace(context.settings, mssante_sender=OURS, mssante_smtp_host=smtp_server.host,
-                                   mssante_smtp_port=smtp_server.port, mssante_smtp_starttls=False,
-                                   mssante_smtp_username="")
+    settings = context.settings.with_overrides(
+        mssante_sender=OURS, mssante_smtp_host=smtp_server.host, mssante_smtp_port=smtp_server.port,
+        mssante_smtp_starttls=False, mssante_smtp_username="")
     return MssanteService(settings)

@@ -271,7 +271,7 @@ def test_without_validator_nothing_is_integrated(fhir: FhirClient, context: Any,
                                                  inbox: MaildirInbox, smtp_server: SmtpServer) -> None:
     """No ANS kit configured: the message is neither stored nor answered, it waits in new/ for a later poll."""
     fhir.create(dominique())
-    ctx = dataclasses.replace(context, services={**context.services, "cda_validator": None})
+    ctx = dataclasses.replace(context, services=dataclasses.replace(context.services, cda_validator=None))
     drop(inbox, "1.msg", message_for(N1))
     stats = service.ingest(ctx, inbox)
     assert (stats.stored, stats.rejected, stats.retried) == (0, 0, 1)

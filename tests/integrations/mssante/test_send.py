@@ -81,11 +81,10 @@ def test_outbox_deliverer_sends_the_item_to_its_target(context: Any, service: Ms
                                                        smtp_server: SmtpServer) -> None:
     """The deliverer registered for kind mssante sends the item's CDA to item.target; a redelivery carries the
     same Message-ID; a payload that is not a CDA fails permanently."""
-    ctx = dataclasses.replace(context, services=dict(context.services))
-    ctx.services["deliverers"] = {}
+    ctx = dataclasses.replace(context, services=dataclasses.replace(context.services, deliverers={}))
     ctx.settings = service.settings
     register(ctx)
-    deliverer = ctx.services["deliverers"]["mssante"]
+    deliverer = ctx.services.deliverers["mssante"]
     assert deliverer.kind == "mssante"
     item = OutboxItem(id=1, kind="mssante", unique_id="1.3.6.1.4.1.19376.1.2.20.12345.1.1", document_id="d1",
                       payload=N1, target="dr.martin@hopital.mssante.fr")

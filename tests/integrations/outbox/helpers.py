@@ -34,7 +34,7 @@ def document_reference(doc_id: str) -> dict[str, Any]:
 
 def with_settings(ctx: Context, **changes: Any) -> Context:
     """A copy of the test context whose settings differ (worker_max_attempts, worker_backoff_seconds …)."""
-    return dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, **changes))
+    return dataclasses.replace(ctx, settings=ctx.settings.with_overrides(**changes))
 
 
 def queue_document(ctx: Context, doc_id: str, unique_id: str | None = None, *, kind: str = "dmp",

@@ -3,7 +3,6 @@ SMTP server (aiosmtpd), one message per recipient, the status on the DocumentRef
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fhirserver.integrations.mssante.service import MssanteService
@@ -25,9 +24,9 @@ def test_send_mssante_end_to_end(fhir: Any, context: Any, smtp_server: SmtpServe
         {"name": "notificationTo", "valueString": OURS}]}
     resp = fhir.post(f"DocumentReference/{DEMO_DOC}/$send-mssante", params)
     assert resp.status_code == 202, resp.get_json()
-    settings = dataclasses.replace(context.settings, mssante_sender=OURS, mssante_smtp_host=smtp_server.host,
-                                   mssante_smtp_port=smtp_server.port, mssante_smtp_starttls=False,
-                                   mssante_smtp_username="")
+    settings = context.settings.with_overrides(
+        mssante_sender=OURS, mssante_smtp_host=smtp_server.host, mssante_smtp_port=smtp_server.port,
+        mssante_smtp_starttls=False, mssante_smtp_username="")
     stats = Worker(context, {"mssante": MssanteService(settings).deliverer()}, kinds=["mssante"]).run(once=True)
     assert stats.delivered == 2
     assert sorted(r for m in smtp_server.received for r in m.recipients) == sorted([DOCTOR, patient_box])

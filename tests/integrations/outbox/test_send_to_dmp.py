@@ -138,7 +138,7 @@ def test_schematron_failure_is_listed(fhir: FhirClient, context: Any, usager: An
 def test_no_validator_is_503(context: Any, usager: Any, fhir: FhirClient) -> None:
     """Without the ANS kit nothing is sent: 503 naming the setting."""
     put_doc(fhir, cda_document_reference("d7", cda_bytes()))
-    bare = dataclasses.replace(context, services={**context.services, "cda_validator": None})
+    bare = dataclasses.replace(context, services=dataclasses.replace(context.services, cda_validator=None))
     app = create_app(context.settings, context=bare)
     resp = FhirClient(app.test_client()).post("DocumentReference/d7/$send-to-dmp")
     assert resp.status_code == 503 and "kit_dir" in resp.get_json()["issue"][0]["diagnostics"]
@@ -272,7 +272,7 @@ def test_pdf_document_is_sent_as_a_generated_n1(fhir: FhirClient, context: Any) 
     root = etree.fromstring(payload)
     assert root.find("{urn:hl7-org:v3}id").get("root") == item.unique_id == out(resp)["uniqueId"]
     assert root.find(".//{urn:hl7-org:v3}nonXMLBody/{urn:hl7-org:v3}text").get("mediaType") == "application/pdf"
-    assert context.services["cda_validator"].validate(payload).valid
+    assert context.services.cda_validator.validate(payload).valid
     Worker(context, {"dmp": ScriptedDeliverer()}).run(once=True)
     doc = fhir.get(f"DocumentReference/{DEMO_DOC}").get_json()
     assert doc["masterIdentifier"] == {"system": "urn:ietf:rfc:3986", "value": f"urn:oid:{item.unique_id}"}
