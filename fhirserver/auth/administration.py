@@ -8,7 +8,8 @@ by:
 
 - the **operator** and system clients (``system/`` scopes, bounded by their scopes only; the CLI and the worker);
 - a professional holding an **habilitation** for the structure the record belongs to, carried by one of their
-  current PractitionerRoles as a ``code`` of :data:`SYSTEM`:
+  current PractitionerRoles as an extension :data:`EXTENSION` whose ``valueCoding`` is a code of :data:`SYSTEM`
+  (an extension, not ``PractitionerRole.code``, whose TDDUI binding to JDV_J47 is required):
 
   - ``administrateur``: the structure's directory (its Organization and sub-structures, PractitionerRoles, Locations,
     HealthcareServices, Endpoints, Groups, Persons, CareTeams of its usagers, Practitioners working there) and
@@ -38,6 +39,7 @@ from typing import Any
 from fhirserver.auth.delegation import is_delegation
 
 SYSTEM = "https://dui.example.org/fhir/CodeSystem/habilitation"
+EXTENSION = "https://dui.example.org/fhir/StructureDefinition/habilitation"
 ADMINISTRATEUR = "administrateur"
 ADMISSION = "admission"
 HABILITATIONS = (ADMINISTRATEUR, ADMISSION)
@@ -63,13 +65,18 @@ REVOKED_STATUSES = frozenset({"inactive", "rejected", "entered-in-error"})
 
 
 def habilitations(role: dict[str, Any]) -> set[str]:
-    """The habilitation codes (:data:`HABILITATIONS`) a PractitionerRole carries in ``code``."""
+    """The habilitation codes (:data:`HABILITATIONS`) a PractitionerRole carries (extension :data:`EXTENSION`)."""
     out: set[str] = set()
-    for concept in role.get("code") or []:
-        for coding in (concept or {}).get("coding") or [] if isinstance(concept, dict) else []:
-            if isinstance(coding, dict) and coding.get("system") == SYSTEM and coding.get("code") in HABILITATIONS:
-                out.add(str(coding["code"]))
+    for ext in role.get("extension") or []:
+        coding = ext.get("valueCoding") if isinstance(ext, dict) and ext.get("url") == EXTENSION else None
+        if isinstance(coding, dict) and coding.get("system") == SYSTEM and coding.get("code") in HABILITATIONS:
+            out.add(str(coding["code"]))
     return out
+
+
+def habilitation_extension(code: str) -> dict[str, Any]:
+    """The extension that gives a PractitionerRole the habilitation ``code``."""
+    return {"url": EXTENSION, "valueCoding": {"system": SYSTEM, "code": code}}
 
 
 def org_id(value: Any) -> str | None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fhirserver.auth.administration import ADMISSION
-from fhirserver.auth.administration import SYSTEM as HABILITATION_SYSTEM
+from fhirserver.auth.administration import ADMISSION, habilitation_extension
 from fhirserver.demo.context import DemoContext
 from fhirserver.demo.data.names import FAMILY_NAMES, STAFF_FEMALE_GIVEN, STAFF_MALE_GIVEN
 from fhirserver.demo.data.roles import ROLE_FUNCTIONS, ROLES
@@ -119,20 +118,21 @@ def practitioner_role(ctx: DemoContext, st: Staff, unit_id: str) -> Resource:
                 ),
             }
         ]
-    codes = [code]
+    extra: Resource = {}
     if st.role.key == "idec":
         # the coordinating nurse admits usagers and records aidant delegations (fhirserver.auth.administration);
         # the habilitation "administrateur" is left to the operator
-        codes.append({"coding": [coding(HABILITATION_SYSTEM, ADMISSION, "Admission des usagers")]})
+        extra["extension"] = [habilitation_extension(ADMISSION)]
     start = ctx.random_date(date(2012, 1, 1), date(2024, 12, 31))
     return {
         "resourceType": "PractitionerRole",
         "id": st.role_id,
+        **extra,
         "active": True,
         "period": {"start": start.isoformat()},
         "practitioner": ref("Practitioner", st.pid, st.display),
         "organization": ref("Organization", st.structure.org_id, st.structure.name),
-        "code": codes,
+        "code": [code],
         "location": [ref("Location", unit_id)],
         "telecom": [{"system": "phone", "value": st.structure.phone, "use": "work"}],
     }

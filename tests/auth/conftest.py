@@ -23,8 +23,7 @@ from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 from fhirserver.app import build_context, create_app
-from fhirserver.auth.administration import ADMISSION
-from fhirserver.auth.administration import SYSTEM as HABILITATION_SYSTEM
+from fhirserver.auth.administration import ADMISSION, habilitation_extension
 from fhirserver.auth.models import Client
 from fhirserver.auth.store import AuthStore
 from fhirserver.interactions.context import FhirRequest
@@ -361,10 +360,10 @@ def structures(records: Env) -> Env:
 
 
 def habilitation(*codes: str) -> dict[str, Any]:
-    """The ``code`` of a PractitionerRole carrying these habilitations (``admission``, ``administrateur``)."""
+    """The ``extension`` of a PractitionerRole carrying these habilitations (``admission``, ``administrateur``)."""
     if not codes:
         return {}
-    return {"code": [{"coding": [{"system": HABILITATION_SYSTEM, "code": c} for c in codes]}]}
+    return {"extension": [habilitation_extension(c) for c in codes]}
 
 
 def care_team(env: Env, practitioner: str, patient: str, team_id: str | None = None) -> None:

@@ -108,14 +108,16 @@ def test_transaction_entry_writes_for_a_usager_an_earlier_entry_admitted(structu
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": urn, "resource": {k: v for k, v in admitted.items() if k != "id"},
          "request": {"method": "POST", "url": "Patient"}},
-        {"resource": {**_obs("x"), "id": "tx1", "subject": {"reference": urn}},
-         "request": {"method": "PUT", "url": "Observation/tx1"}}]}
+        {"resource": {k: v for k, v in _obs("x").items() if k != "id"} | {"subject": {"reference": urn}},
+         "request": {"method": "POST", "url": "Observation"}}]}
     resp = api(structures, dr1, "", "POST", bundle)
     assert resp.status_code == 200, resp.text
-    subject = api(structures, dr1, "Observation/tx1").json()["subject"]["reference"]
+    location = "/".join(resp.json()["entry"][1]["response"]["location"].split("/_history/")[0].split("/")[-2:])
+    subject = api(structures, dr1, location).json()["subject"]["reference"]
     assert api(structures, dr1, subject).status_code == 200
-    elsewhere = {**admitted, "id": "pb", "managingOrganization": {"reference": "Organization/orgB"}}
-    assert api(structures, dr1, "Patient/pb", "PUT", elsewhere).status_code == 403
+    elsewhere = {k: v for k, v in admitted.items() if k != "id"} | {
+        "managingOrganization": {"reference": "Organization/orgB"}}
+    assert api(structures, dr1, "Patient", "POST", elsewhere).status_code == 403
 
 
 def test_ended_role_gives_nothing_from_the_next_request(structures: Env, dr1: str) -> None:

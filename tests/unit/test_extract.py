@@ -306,9 +306,11 @@ def compartments(resource: dict[str, Any]) -> set[str]:
 
 
 def test_patient_compartment_membership() -> None:
+    """A Patient is in its own compartment only: ``Patient.link`` grants nothing (access policy), so a linked record
+    is not put in the other usager's compartment."""
     assert compartments({"resourceType": "Patient", "id": "p1"}) == {"p1"}
     assert compartments({"resourceType": "Patient", "id": "p1", "link": [
-        {"other": {"reference": "Patient/p2"}, "type": "seealso"}]}) == {"p1", "p2"}
+        {"other": {"reference": "Patient/p2"}, "type": "seealso"}]}) == {"p1"}
     obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"},
            "subject": {"reference": "Patient/p1"},
            "performer": [{"reference": "Patient/p2"}, {"reference": "Practitioner/d1"}],
