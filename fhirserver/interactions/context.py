@@ -6,13 +6,24 @@ whole API is testable without HTTP and reusable inside transaction Bundles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fhirserver.search.parse import SearchParser, SearchQuery
 from fhirserver.search.registry import Registry
 from fhirserver.settings import Settings
-from fhirserver.storage.sql.repository import SqlRepository
+from fhirserver.storage.base import StoredResource
+from fhirserver.storage.sql.repository import SqlRepository, SqlSession
+
+if TYPE_CHECKING:  # the services' own modules import this one; only their types are needed here
+    from fhirserver.audit.trail import AuditTrail
+    from fhirserver.identity.insi import InsiClient
+    from fhirserver.integrations.dmp.client import DmpClient
+    from fhirserver.integrations.mssante.service import MssanteService
+    from fhirserver.integrations.outbox.store import OutboxQueue
+    from fhirserver.integrations.outbox.types import Deliverer
+    from mappings.cda.validate import CdaValidator
 
 
 @dataclass
@@ -73,6 +84,13 @@ class AccessPolicy(Protocol):
 
     def can_see(self, request: FhirRequest, resource: dict[str, Any]) -> bool: ...
 
+    def check_write(self, request: FhirRequest, resource_type: str, old: dict[str, Any] | None,
+                    new: dict[str, Any] | None) -> None:
+        """Judge the final form of a write (``old``: the stored version or None; ``new``: the body after the
+        write hooks, or None for a delete); raise a FhirError to refuse it. Called by every create, update,
+        patch, delete and ``$meta-add`` / ``$meta-delete``."""
+        ...
+
 
 class AllowAll:
     """The policy before authorization lands: everything is allowed (see README, security)."""
@@ -86,6 +104,42 @@ class AllowAll:
     def can_see(self, request: FhirRequest, resource: dict[str, Any]) -> bool:
         return True
 
+    def check_write(self, request: FhirRequest, resource_type: str, old: dict[str, Any] | None,
+                    new: dict[str, Any] | None) -> None:
+        return None
+
+
+#: a rule run on a transaction Bundle claiming a profile, before its entries: (bundle, request, ctx) -> bundle
+BundleRule = Callable[[dict[str, Any], FhirRequest, "Context"], dict[str, Any]]
+#: the N1 CDA document of a DocumentReference's file: (request, context, session, DocumentReference) -> bytes
+N1Generator = Callable[[FhirRequest, "Context", SqlSession, StoredResource], bytes]
+
+
+@dataclass
+class Services:
+    """The services the domain registers on a context (:func:`fhirserver.domain.configure`), so that
+    operations reach the integrations without importing them. A bare context (the FHIR core alone) has none:
+    each reader says what it does without its service."""
+
+    #: the INSi teleservice client (simulator or SOAP seam, ``[identity] insi_client``); None: built on use
+    insi: InsiClient | None = None
+    #: the ANS CDA kit validator (``[cda] kit_dir``); None: no kit, every CDA-producing operation answers 503
+    cda_validator: CdaValidator | None = None
+    #: the generator of the N1 document for $send-to-dmp / $send-mssante; None: the built-in one
+    n1_generator: N1Generator | None = None
+    #: the DMP client (``[dmp] transport``: XDS.b SOAP or PDSm); opens nothing until used
+    dmp: DmpClient | None = None
+    #: the outbox operations queue documents in, in their own transaction
+    outbox: OutboxQueue | None = None
+    #: outbox kind ("dmp", "mssante") -> the deliverer ``dui worker`` hands its items to
+    deliverers: dict[str, Deliverer] = field(default_factory=dict)
+    #: the AuditEvent trail (fail closed); None: nothing is audited
+    audit: AuditTrail | None = None
+    #: the MSSanté service (composing, sending through the outbox, ingesting the inbox)
+    mssante: MssanteService | None = None
+    #: profile URL -> the rule a transaction Bundle claiming it goes through (e.g. the TDDUI import)
+    bundle_rules: dict[str, BundleRule] = field(default_factory=dict)
+
 
 @dataclass
 class Context:
@@ -98,5 +152,5 @@ class Context:
     validators: list[Any] = field(default_factory=list)
     #: domain rules around every write (fhirserver.interactions.hooks.WriteHook), in order
     hooks: list[Any] = field(default_factory=list)
-    #: named services built from the settings (e.g. "insi": the INSi teleservice client)
-    services: dict[str, Any] = field(default_factory=dict)
+    #: the services built from the settings (INSi, CDA validator, DMP, outbox, audit ...)
+    services: Services = field(default_factory=Services)
