@@ -93,8 +93,18 @@ def _render(resp: FhirResponse, xml: bool) -> Response:
     return Response(body, status=resp.status, headers=headers, content_type=f"{mimetype}; charset=utf-8")
 
 
+def error_response(error: FhirError) -> Response:
+    """``error`` as an OperationOutcome in the format this request negotiated (JSON when that cannot be told):
+    the app's error handlers (:mod:`fhirserver.web.errors`) answer with it for what escapes the interactions."""
+    try:
+        xml = _wants_xml()
+    except FhirError:
+        xml = False
+    return _render(outcome_response(error), xml)
+
+
 def base_url() -> str:
-    configured: str = current_app.config["DUI_CONTEXT"].settings.base_url
+    configured: str = current_app.config["DUI_CONTEXT"].settings.server.base_url
     return configured.rstrip("/") if configured else request.host_url.rstrip("/") + "/fhir"
 
 

@@ -3,7 +3,8 @@ Authlib, local accounts, and the access policy every FHIR interaction goes throu
 
 Modules: :mod:`scopes` (SMART scope grammar), :mod:`server` (Authlib grants and endpoints), :mod:`assertion`
 (private_key_jwt), :mod:`bearer` (token validation), :mod:`policy` (the scope access policy), :mod:`store` and
-:mod:`schema` (tables), :mod:`views` (the Flask adapter and its French pages), :mod:`cli` (``dui clients``,
+:mod:`schema` (tables), :mod:`views` (the Flask adapter and its French pages), :mod:`first_party` (the portals'
+clients and session grants), :mod:`logins` (external logins, invitations), :mod:`cli` (``dui clients``,
 ``dui users``, ``dui launch``).
 """
 
@@ -13,24 +14,26 @@ from typing import Any
 
 
 def init_app(app: Any, ctx: Any) -> None:
-    """Attach the authorization server's routes and the bearer-token check to the Flask app, and install the
-    scope access policy on the context (once; it reads the principal of each request)."""
+    """Attach the authorization server's routes and the bearer-token check to the Flask app (its state in
+    ``app.extensions["dui_auth"]``, the logins' in ``app.extensions["dui_logins"]``), and install the scope access
+    policy on the context (once; it reads the principal of each request)."""
     from fhirserver.auth.keys import SigningKey
     from fhirserver.auth.policy import ScopePolicy
     from fhirserver.auth.server import SmartServer
     from fhirserver.auth.store import AuthStore
-    from fhirserver.auth.views import AuthState, current_urls, register
+    from fhirserver.auth.views import AuthState, register
     from fhirserver.interactions.context import AllowAll
+    from fhirserver.web import current_urls
 
     store = AuthStore(ctx.repo.engine)
-    key = SigningKey(ctx.repo.engine, ctx.settings.auth_signing_key_file)
+    key = SigningKey(ctx.repo.engine, ctx.settings.auth.signing_key_file)
     server = SmartServer(store, ctx.settings, key, current_urls)
     if isinstance(ctx.policy, AllowAll):
         ctx.policy = ScopePolicy(ctx)
     register(app, AuthState(ctx, store, server))
     from fhirserver.auth.logins.providers import load_providers
     from fhirserver.auth.logins.store import IdentityStore
-    from fhirserver.auth.logins.views import IdentityState
-    from fhirserver.auth.logins.views import register as register_identity
+    from fhirserver.auth.logins.views import LoginsState
+    from fhirserver.auth.logins.views import register as register_logins
 
-    register_identity(app, IdentityState(load_providers(ctx.settings), IdentityStore(ctx.repo.engine)))
+    register_logins(app, LoginsState(load_providers(ctx.settings), IdentityStore(ctx.repo.engine)))

@@ -2,7 +2,8 @@
 
 A token is accepted when its RS256 signature verifies with the server's key, ``iss`` is this server, ``aud`` is this
 FHIR base URL, it has not expired, and neither it nor its grant is revoked (checked in the database by ``jti``, so a
-revocation applies to the very next request).
+revocation applies to the very next request). Portal sessions reach the same principal through
+:func:`principal_of`.
 """
 
 from __future__ import annotations
@@ -64,10 +65,19 @@ def decode_access_token(key: RSAKey, token: str, urls: Urls) -> dict[str, Any] |
 
 
 def principal_from(store: AuthStore, key: RSAKey, token: str, urls: Urls) -> Principal:
+    """The principal of a bearer token: signature and claims checked, then :func:`principal_of` its ``jti``."""
     claims = decode_access_token(key, token, urls)
     if claims is None:
         raise InvalidToken("the access token is not valid for this server, or it has expired")
-    stored = store.active_token(str(claims.get("jti")))
+    return principal_of(store, str(claims.get("jti")))
+
+
+def principal_of(store: AuthStore, jti: str) -> Principal:
+    """The principal of the recorded access token ``jti``: neither it nor its grant revoked, not expired, its
+    account still active. The one place a principal is built from a grant: the bearer check calls it after the
+    signature, a portal session (:mod:`fhirserver.web.session`, which keeps the ``jti`` of its grant's current
+    token server-side) calls it directly."""
+    stored = store.active_token(jti)
     if stored is None:
         raise InvalidToken("the access token has been revoked")
     patients: frozenset[str] = frozenset()

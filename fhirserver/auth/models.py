@@ -79,6 +79,20 @@ class User:
         return self.id
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """A stored browser session (``auth_session``): its user, CSRF token, clocks, and the portal grant it
+    signed in with (:mod:`fhirserver.auth.first_party`) with that grant's current access token, by reference."""
+
+    user_id: int
+    csrf: str
+    created: datetime
+    last_seen: datetime
+    expires_at: datetime
+    grant_id: str | None = None
+    token_jti: str | None = None
+
+
 @dataclass
 class AuthorizationCode:
     code_hash: str

@@ -4,8 +4,10 @@
   value or by URL) — RFC 6749 §2, SMART App Launch 2.2 app-launch.html#register-app-with-ehr.
 - ``auth_user`` / ``auth_user_patient``: local accounts (argon2id, lockout) and the usagers a user may act for
   (an aidant helping several usagers: the patient picker).
-- ``auth_session``: server-side browser sessions of the login / consent / connected-apps pages (cookie = random
-  token, only its SHA-256 stored).
+- ``auth_session``: server-side browser sessions of the login / consent / connected-apps pages and of the portals
+  (cookie = random token, only its SHA-256 stored; ``expires_at`` is the absolute end, ``last_seen`` the idle clock;
+  ``grant_id`` / ``token_jti``: the portal grant the session signed in with and its current access token, see
+  :mod:`fhirserver.auth.first_party`).
 - ``auth_grant``: one authorization (a user's consent to a client, or a Backend Services token); every code, access
   token and refresh token belongs to one grant, and revoking the grant revokes them all (code reuse, refresh-token
   reuse, the "applications connectées" page).
@@ -67,6 +69,9 @@ auth_session = Table(
     Column("csrf", Id, nullable=False),
     Column("created", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=True),  # null: not seen since it was opened (migration 0006)
+    Column("grant_id", Id, nullable=True),
+    Column("token_jti", Id, nullable=True),
 )
 
 auth_grant = Table(

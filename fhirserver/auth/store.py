@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from fhirserver.auth.models import AuthorizationCode, Client, Token, User, utcnow
+from fhirserver.auth.models import AuthorizationCode, Client, SessionRecord, Token, User, utcnow
 from fhirserver.auth.passwords import digest, hash_secret, new_token, verify_secret
 from fhirserver.auth.schema import (
     auth_assertion_jti,
@@ -42,6 +42,28 @@ class AuthStore:
                 secret_hash=hash_secret(secret) if secret else None, jwks=client.jwks, jwks_url=client.jwks_url,
                 redirect_uris=client.redirect_uris, grant_types=client.grant_types, scope=client.scope,
                 created=utcnow()))
+
+    def ensure_client(self, client: Client) -> None:
+        """Register ``client`` or bring its stored registration to this one (name, method, redirect URIs,
+        grant types, scope); idempotent, safe when several processes start at once (the server's own
+        first-party clients: :mod:`fhirserver.auth.first_party`)."""
+        values = {"name": client.name, "auth_method": client.auth_method,
+                  "redirect_uris": client.redirect_uris, "grant_types": client.grant_types,
+                  "scope": client.scope}
+        stored = self.client(client.client_id)
+        if stored is None:
+            try:
+                self.add_client(client)
+            except IntegrityError:
+                pass  # another process registered it first; the update below makes it ours
+            else:
+                return
+            stored = self.client(client.client_id)
+        if stored is not None and {k: getattr(stored, k) for k in values} == values:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(update(auth_client).where(auth_client.c.client_id == client.client_id)
+                         .values(**values))
 
     def client(self, client_id: str) -> Client | None:
         with self.engine.connect() as conn:
@@ -114,25 +136,49 @@ class AuthStore:
     # --- browser sessions --------------------------------------------------------------------------
 
     def open_session(self, user_id: int, ttl: timedelta) -> tuple[str, str]:
-        """A new session: (cookie value, CSRF token)."""
+        """A new session ending ``ttl`` from now at the latest: (cookie value, CSRF token)."""
         sid, csrf = new_token(), new_token(24)
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(delete(auth_session).where(auth_session.c.expires_at < now))
             conn.execute(insert(auth_session).values(id_hash=digest(sid), user_id=user_id, csrf=csrf, created=now,
-                                                     expires_at=now + ttl))
+                                                     expires_at=now + ttl, last_seen=now))
         return sid, csrf
 
-    def session(self, sid: str | None) -> tuple[User, str] | None:
+    def session_record(self, sid: str | None) -> SessionRecord | None:
+        """The stored session of this cookie value, whatever its clocks say (the web shell applies the idle
+        and absolute lifetimes: :mod:`fhirserver.web.session`)."""
         if not sid:
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(select(auth_session.c.user_id, auth_session.c.csrf).where(
-                auth_session.c.id_hash == digest(sid), auth_session.c.expires_at > utcnow())).first()
+            row = conn.execute(select(auth_session).where(auth_session.c.id_hash == digest(sid))
+                               ).mappings().first()
         if row is None:
             return None
-        user = self.user(int(row[0]))
-        return (user, str(row[1])) if user else None
+        return SessionRecord(user_id=int(row["user_id"]), csrf=str(row["csrf"]), created=row["created"],
+                             last_seen=row["last_seen"] or row["created"], expires_at=row["expires_at"],
+                             grant_id=row["grant_id"], token_jti=row["token_jti"])
+
+    def touch_session(self, sid: str, when: datetime) -> None:
+        """Record activity on the session (its idle clock)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(auth_session).where(auth_session.c.id_hash == digest(sid))
+                         .values(last_seen=when))
+
+    def claim_session_grant(self, sid: str, grant_id: str, token_jti: str) -> bool:
+        """Attach the first portal grant to the session; False when the session already has one (two first
+        requests at once: the caller revokes its own grant and uses the stored one)."""
+        with self.engine.begin() as conn:
+            claimed = conn.execute(update(auth_session).where(auth_session.c.id_hash == digest(sid),
+                                                              auth_session.c.grant_id.is_(None))
+                                   .values(grant_id=grant_id, token_jti=token_jti))
+        return claimed.rowcount == 1
+
+    def set_session_token(self, sid: str, grant_id: str, token_jti: str) -> None:
+        """The portal grant of the session and its current access token (references only)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(auth_session).where(auth_session.c.id_hash == digest(sid))
+                         .values(grant_id=grant_id, token_jti=token_jti))
 
     def close_session(self, sid: str) -> None:
         with self.engine.begin() as conn:
@@ -168,6 +214,15 @@ class AuthStore:
                        or_(auth_grant.c.expires_at.is_(None), auth_grant.c.expires_at > now))
                 .order_by(auth_grant.c.created.desc())).mappings().all()
         return [dict(r) for r in rows]
+
+    def grant_live(self, grant_id: str) -> bool:
+        """Whether the grant is neither revoked nor past its end."""
+        now = utcnow()
+        with self.engine.connect() as conn:
+            found = conn.execute(select(auth_grant.c.id).where(
+                auth_grant.c.id == grant_id, auth_grant.c.revoked_at.is_(None),
+                or_(auth_grant.c.expires_at.is_(None), auth_grant.c.expires_at > now))).first()
+        return found is not None
 
     def grant_owner(self, grant_id: str) -> int | None:
         with self.engine.connect() as conn:

@@ -1,40 +1,54 @@
 """The Flask adapter of the authorization server: discovery, authorize (login, patient picker, consent), token,
 introspection, revocation, JWKS, the connected-apps page, and the bearer-token check in front of the FHIR API.
 
-Pages are server-rendered, in French, without JavaScript. Browser sessions are server-side (``auth_session``); every
-form carries the session's CSRF token. The OAuth parameters of an authorization request travel in hidden fields
-and are validated again by Authlib on every step, so a tampered form cannot widen what was asked.
+Pages are server-rendered, in French, without JavaScript, on the web shell (:mod:`fhirserver.web`: pages and their
+security headers, the server-side browser session, CSRF tokens, safe ``next``). Every form carries a CSRF token
+(the session's, or a double-submit token on the login form). The OAuth parameters of an authorization request
+travel in hidden fields and are validated again by Authlib on every step, so a tampered form cannot widen what was
+asked.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, redirect, request
 
 from fhirserver.auth import scopes
 from fhirserver.auth.bearer import InvalidToken, principal_from
 from fhirserver.auth.discovery import openid_configuration, smart_configuration
 from fhirserver.auth.keys import public_jwks
-from fhirserver.auth.models import User, epoch
-from fhirserver.auth.passwords import new_token
+from fhirserver.auth.logins import psc
+from fhirserver.auth.logins.audit import record
+from fhirserver.auth.logins.views import buttons, logins_state, logout_redirect
+from fhirserver.auth.models import epoch
 from fhirserver.auth.server import SmartIntrospection, SmartServer, lookup_token
 from fhirserver.auth.store import AuthStore
-from fhirserver.auth.urls import Urls, urls_for
 from fhirserver.errors import Issue, operation_outcome
 from fhirserver.interactions.context import Context
+from fhirserver.web import (
+    csrf_ok,
+    current_session,
+    current_urls,
+    error_page,
+    form_cookie_ok,
+    new_form_token,
+    page,
+    safe_next,
+    set_form_cookie,
+    sign_in,
+    sign_out,
+)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
-COOKIE = "dui_auth_session"
+EXTENSION = "dui_auth"
 LOGIN_COOKIE = "dui_login_csrf"
 OPEN_FHIR_PATHS = {"metadata", ".well-known/smart-configuration"}
 #: scopes kept whatever the user unticks (identity and launch context; what they grant is shown on the page)
 ALWAYS_KEPT = {"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter"}
-SESSION_HOURS = 8
 
 
 class AuthState:
@@ -45,41 +59,14 @@ class AuthState:
 
 
 def _state() -> AuthState:
-    state: AuthState = current_app.config["DUI_AUTH"]
+    state: AuthState = current_app.extensions[EXTENSION]
     return state
-
-
-def current_urls() -> Urls:
-    ctx: Context = current_app.config["DUI_CONTEXT"]
-    base = ctx.settings.base_url.rstrip("/") if ctx.settings.base_url else request.host_url.rstrip("/") + "/fhir"
-    return urls_for(ctx.settings, base)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
     resp = Response(json.dumps(payload), status=status, content_type="application/json")
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
-
-
-def _page(template: str, status: int = 200, **values: Any) -> Response:
-    resp = Response(render_template(template, **values), status=status, content_type="text/html; charset=utf-8")
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["X-Frame-Options"] = "DENY"
-    # inline styles only (no script at all); no form-action: the consent form ends in a redirect to the app
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-    return resp
-
-
-def _error_page(title: str, message: str, status: int = 400) -> Response:
-    return _page("auth/error.html", status, title=title, message=message)
-
-
-def _session() -> tuple[User, str] | None:
-    return _state().store.session(request.cookies.get(COOKIE))
-
-
-def _csrf_ok(expected: str) -> bool:
-    return hmac.compare_digest(request.form.get("dui_csrf", ""), expected)
 
 
 # --- discovery ---------------------------------------------------------------------------------------
@@ -104,8 +91,8 @@ def smart_style() -> Response:
     return _json({"color_background": "#ffffff", "color_error": "#b00020", "color_highlight": "#005fcc",
                   "color_modal_backdrop": "rgba(0,0,0,0.5)", "color_success": "#1b7f3b", "color_text": "#1a1a1a",
                   "dim_border_radius": "4px", "dim_font_size": "16px", "dim_spacing_size": "16px",
-                  "font_family_body": "Marianne, Arial, sans-serif",
-                  "font_family_heading": "Marianne, Arial, sans-serif"})
+                  "font_family_body": "system-ui, Arial, sans-serif",
+                  "font_family_heading": "system-ui, Arial, sans-serif"})
 
 
 # --- token, introspection, revocation ---------------------------------------------------------------
@@ -156,24 +143,22 @@ def _oauth_params() -> list[tuple[str, str]]:
 @bp.route("/auth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     state = _state()
-    current = _session()
-    user = current[0] if current else None
+    current = current_session()
+    user = current.user if current else None
     try:
         grant = state.server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         if error.redirect_uri:
             return state.server.handle_error_response(None, error)
-        return _error_page("Demande d'autorisation refusée", "L'application a envoyé une demande que ce serveur "
-                           f"ne peut pas accepter ({error.error} : {error.description or 'sans détail'}). "
-                           "Signalez-le à l'éditeur de l'application.")
+        return error_page("Demande d'autorisation refusée", "L'application a envoyé une demande que ce serveur "
+                          f"ne peut pas accepter ({error.error} : {error.description or 'sans détail'}). "
+                          "Signalez-le à l'éditeur de l'application.")
     params = _oauth_params()
     if user is None or current is None:
-        from fhirserver.auth.logins.views import buttons
-
-        if not state.ctx.settings.auth_local_accounts and not buttons("/auth/apps"):
-            return _error_page("Connexion impossible", "Aucun moyen de connexion n'est activé sur ce serveur.", 503)
+        if not state.ctx.settings.auth.local_accounts and not buttons("/auth/apps"):
+            return error_page("Connexion impossible", "Aucun moyen de connexion n'est activé sur ce serveur.", 503)
         return redirect("/auth/login?" + urlencode({"next": "/auth/authorize?" + urlencode(params)}), 302)
-    csrf = current[1]
+    csrf = current.csrf
     oauth_request = grant.request
     requested = scopes.split(oauth_request.scope)
     launch = oauth_request.dui_launch
@@ -181,16 +166,16 @@ def authorize() -> Any:
                                          or any(t.startswith("patient/") for t in requested))
     reachable = _reachable(state.ctx, user.fhir_user, user.patients)
     if launch is not None and launch[0] and launch[0] not in reachable:
-        return _error_page("Usager non accessible", "Le contexte d'ouverture désigne un usager pour lequel votre "
-                           "compte n'a pas d'accès.", 403)
+        return error_page("Usager non accessible", "Le contexte d'ouverture désigne un usager pour lequel votre "
+                          "compte n'a pas d'accès.", 403)
     if patient_needed and not reachable:
-        return _error_page("Aucun usager associé", "Votre compte n'est associé à aucun usager : l'application ne "
-                           "peut pas être autorisée pour un usager.", 403)
+        return error_page("Aucun usager associé", "Votre compte n'est associé à aucun usager : l'application ne "
+                          "peut pas être autorisée pour un usager.", 403)
     problem = None
     if request.method == "POST" and request.form.get("dui_action"):
-        if not _csrf_ok(csrf):
-            return _error_page("Formulaire expiré", "Le formulaire a expiré ou ne vient pas de cette page. "
-                               "Recommencez depuis l'application.", 400)
+        if not csrf_ok(csrf):
+            return error_page("Formulaire expiré", "Le formulaire a expiré ou ne vient pas de cette page. "
+                              "Recommencez depuis l'application.", 400)
         if request.form["dui_action"] == "deny":
             return state.server.create_authorization_response(grant=grant, grant_user=None)
         chosen = _chosen_scopes(requested)
@@ -206,7 +191,7 @@ def authorize() -> Any:
     items = [{"value": t, "label": scopes.describe(t), "fixed": t in ALWAYS_KEPT,
               "subs": [{"value": v, "label": label} for v, label in scopes.sub_scopes(t)]} for t in requested]
     patients = [{"id": p, "label": _patient_label(state.ctx, p)} for p in reachable] if patient_needed else []
-    return _page("auth/consent.html", 400 if problem else 200, client_name=client.name or client.client_id,
+    return page("auth/consent.html", 400 if problem else 200, client_name=client.name or client.client_id,
                  client_id=client.client_id, items=items, patients=patients, params=params, csrf=csrf,
                  error=problem, user=user, wildcard=any("/*." in t for t in requested))
 
@@ -256,118 +241,98 @@ def _patient_label(ctx: Context, patient_id: str) -> str:
 
 # --- login, logout, connected apps ---------------------------------------------------------------------
 
-def _safe_next(value: str | None) -> str:
-    if value and (value.startswith("/auth/authorize?") or value == "/auth/apps"):
-        return value
-    return "/auth/apps"
-
-
 def _login_page(target: str, error: str | None, username: str, status: int = 200) -> Response:
     """The login page: the enabled external providers' buttons, and the local form (with a fresh double-submit
     token against login CSRF, cookie + hidden field) when local accounts are on."""
-    from fhirserver.auth.logins.views import buttons
-
-    token = new_token(24)
-    local = _state().ctx.settings.auth_local_accounts
-    resp = _page("auth/login.html", status, next=target, error=error, username=username, csrf=token,
-                 providers=buttons(target), local=local)
+    token = new_form_token()
+    local = _state().ctx.settings.auth.local_accounts
+    resp = page("auth/login.html", status, next=target, error=error, username=username, csrf=token,
+                providers=buttons(target), local=local)
     if local:
-        resp.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure,
-                        path="/auth/login", max_age=3600)
+        set_form_cookie(resp, LOGIN_COOKIE, token, "/auth/login")
     return resp
 
 
 @bp.route("/auth/login", methods=["GET", "POST"])
 def login() -> Any:
-    from fhirserver.auth.logins.audit import record
-    from fhirserver.auth.logins.views import buttons
-
     state = _state()
     settings = state.ctx.settings
-    target = _safe_next(request.values.get("next"))
-    if not settings.auth_local_accounts and (request.method == "POST" or not buttons(target)):
-        return _error_page("Connexion impossible", "Les comptes locaux sont désactivés sur ce serveur"
-                           + (" : utilisez un des fournisseurs d'identité proposés." if buttons(target) else "."), 503)
+    target = safe_next(request.values.get("next"))
+    if not settings.auth.local_accounts and (request.method == "POST" or not buttons(target)):
+        return error_page("Connexion impossible", "Les comptes locaux sont désactivés sur ce serveur"
+                          + (" : utilisez un des fournisseurs d'identité proposés." if buttons(target) else "."), 503)
     if request.method == "GET":
         return _login_page(target, None, "")
-    if not request.cookies.get(LOGIN_COOKIE) or not _csrf_ok(request.cookies[LOGIN_COOKIE]):
+    if not form_cookie_ok(LOGIN_COOKIE):
         return _login_page(target, "Le formulaire de connexion a expiré : saisissez à nouveau vos identifiants.",
                            "", 400)
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
-    user = state.store.check_password(username, password, settings.auth_lockout_threshold,
-                                      settings.auth_lockout_minutes) if username and password else None
+    user = state.store.check_password(username, password, settings.auth.lockout_threshold,
+                                      settings.auth.lockout_minutes) if username and password else None
     if user is None:
         record(state.ctx, "login", "failure", username=username[:100] or None, detail="local login refused",
                network=request.remote_addr)
         message = ("Identifiant ou mot de passe incorrect. Après plusieurs échecs, le compte est verrouillé "
-                   f"pendant {settings.auth_lockout_minutes} minutes.")
+                   f"pendant {settings.auth.lockout_minutes} minutes.")
         return _login_page(target, message, username, 401)
-    from datetime import timedelta
-
-    sid, _ = state.store.open_session(user.id, timedelta(hours=SESSION_HOURS))
     record(state.ctx, "login", "success", who=user.fhir_user, username=user.username, detail="local login",
            network=request.remote_addr)
     resp = redirect(target, 303)
     resp.delete_cookie(LOGIN_COOKIE, path="/auth/login")
-    resp.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", secure=request.is_secure, path="/auth",
-                    max_age=SESSION_HOURS * 3600)
+    sign_in(resp, user)
     return resp
 
 
 @bp.post("/auth/logout")
 def logout() -> Any:
-    """Close the session; after an external login, continue to the provider's logout (RP-initiated logout with
-    ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``)."""
-    from fhirserver.auth.logins.audit import record
-    from fhirserver.auth.logins.views import logout_redirect
-
-    current = _session()
+    """Close the session (and revoke its portal grant); after an external login, continue to the provider's
+    logout (RP-initiated logout with ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``)."""
+    current = current_session()
     target = "/auth/login"
-    if current is not None and _csrf_ok(current[1]):
-        sid = request.cookies.get(COOKIE, "")
-        target = logout_redirect(sid) or target
-        _state().store.close_session(sid)
-        record(_state().ctx, "logout", "success", who=current[0].fhir_user, username=current[0].username,
-               network=request.remote_addr)
     resp = redirect(target, 303)
-    resp.delete_cookie(COOKIE, path="/auth")
+    if current is not None and csrf_ok(current.csrf):
+        target = logout_redirect(current.sid) or target
+        resp = redirect(target, 303)
+        sign_out(resp)
+        record(_state().ctx, "logout", "success", who=current.user.fhir_user, username=current.user.username,
+               network=request.remote_addr)
     return resp
 
 
 @bp.get("/auth/apps")
 def apps() -> Any:
-    from fhirserver.auth.logins import psc
-    from fhirserver.auth.logins.views import identity_state
-
-    current = _session()
+    current = current_session()
     if current is None:
         return redirect("/auth/login?" + urlencode({"next": "/auth/apps"}), 302)
-    user, csrf = current
+    user = current.user
     grants = [{"id": g["id"], "client": g["name"] or g["client_id"], "created": g["created"],
-               "patient": g["patient"], "scopes": [scopes.describe(t) for t in scopes.split(g["scope"])]}
+               "patient": g["patient"], "scopes": [scopes.describe(t) for t in scopes.split(g["scope"])],
+               "current": g["id"] == current.grant_id}
               for g in _state().store.user_grants(user.id)]
-    lines = psc.summary(identity_state().store.identity_claims(user.id))
-    return _page("auth/apps.html", user=user, grants=grants, csrf=csrf, message=request.args.get("done"),
-                 identity_lines=lines)
+    lines = psc.summary(logins_state().store.identity_claims(user.id))
+    return page("auth/apps.html", user=user, grants=grants, csrf=current.csrf,
+                message=request.args.get("done"), identity_lines=lines)
 
 
 @bp.post("/auth/apps/revoke")
 def revoke_app() -> Any:
-    from fhirserver.auth.logins.audit import record
-
-    current = _session()
+    current = current_session()
     if current is None:
         return redirect("/auth/login?" + urlencode({"next": "/auth/apps"}), 302)
-    user, csrf = current
-    if not _csrf_ok(csrf):
-        return _error_page("Formulaire expiré", "Le formulaire a expiré. Rechargez la page et recommencez.", 400)
+    user = current.user
+    if not csrf_ok(current.csrf):
+        return error_page("Formulaire expiré", "Le formulaire a expiré. Rechargez la page et recommencez.", 400)
     grant_id = request.form.get("grant_id", "")
     if _state().store.grant_owner(grant_id) != user.id:
-        return _error_page("Autorisation inconnue", "Cette autorisation n'existe pas ou n'est pas la vôtre.", 404)
+        return error_page("Autorisation inconnue", "Cette autorisation n'existe pas ou n'est pas la vôtre.", 404)
     _state().store.revoke_grant(grant_id, "revoked by the user")
     record(_state().ctx, "consent", "success", who=user.fhir_user, username=user.username,
            detail="authorization revoked by the user", network=request.remote_addr)
+    if grant_id == current.grant_id:  # this browser's own portal session: it ends now
+        resp = redirect("/auth/login", 303)
+        sign_out(resp)
+        return resp
     return redirect("/auth/apps?done=1", 303)
 
 
@@ -392,7 +357,7 @@ def check_bearer() -> Response | None:
     header = request.headers.get("Authorization")
     value = _bearer_value()
     if value is None:
-        if not state.ctx.settings.auth_required:
+        if not state.ctx.settings.auth.required:
             return None
         if header:
             return _unauthorized("the Authorization header must be 'Bearer <access token>'", "invalid_request")
@@ -436,7 +401,7 @@ def add_cors(resp: Response) -> Response:
 
 
 def register(app: Flask, state: AuthState) -> None:
-    app.config["DUI_AUTH"] = state
+    app.extensions[EXTENSION] = state
     app.register_blueprint(bp)
     app.before_request(check_bearer)
     app.after_request(add_cors)

@@ -4,7 +4,6 @@ each bad request gets no code or no token, with the OAuth error the spec names."
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from urllib.parse import urlencode
 
 import pytest
@@ -122,8 +121,8 @@ def test_reused_code_is_refused_and_revokes_its_tokens(jeanne: Env) -> None:
 
 def test_expired_code_is_refused(jeanne: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """A code older than auth_code_ttl_seconds is invalid_grant."""
-    server = jeanne.app.config["DUI_AUTH"].server
-    monkeypatch.setattr(server, "settings", replace(server.settings, auth_code_ttl_seconds=1))
+    server = jeanne.app.extensions["dui_auth"].server
+    monkeypatch.setattr(server, "settings", server.settings.with_overrides(auth_code_ttl_seconds=1))
     verifier, challenge = pkce()
     code = get_code(jeanne, "jeanne", challenge)
     time.sleep(1.2)
