@@ -29,6 +29,7 @@ from typing import Any
 from fhirserver.auth import scopes
 from fhirserver.auth.models import GRANT_TYPES, Client
 from fhirserver.auth.store import AuthStore
+from fhirserver.errors import FhirError
 
 FHIR_USER = re.compile(r"^(Patient|RelatedPerson|Practitioner|PractitionerRole|Person)/[A-Za-z0-9\-.]{1,64}$")
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -151,28 +152,37 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def _fhir(args: argparse.Namespace, method: str, path: str, body: Any = None,
-          params: list[tuple[str, str]] | None = None, audit: tuple[str | None, str] | None = None) -> Any:
-    """Run one FHIR interaction as an internal call; returns the response (status, resource). ``audit``
-    (patient id, what was done): a delegation change made from the command line, recorded in the audit trail (an
-    internal call has no principal, so the router records nothing)."""
+          params: list[tuple[str, str]] | None = None,
+          audit: tuple[str | None, str] | None = None) -> dict[str, Any]:
+    """Run one FHIR interaction through the in-process client as the system principal ``dui delegations`` (the
+    router audits it as such); the resource answered, or the :mod:`fhirserver.errors` category raised. ``audit``
+    (patient id, what was done): a delegation change made from the command line, also recorded as a delegation
+    event of the usager."""
     from fhirserver.cli import _context, _settings
-    from fhirserver.interactions.context import FhirRequest
-    from fhirserver.interactions.router import handle
+    from fhirserver.interactions.client import Fhir, system_principal
 
     with _context(_settings(args)) as ctx:
-        resp = handle(FhirRequest(method=method, path=path, body=body, params=params or []), ctx)
         trail = ctx.services.audit
-        if audit is not None and trail is not None:
-            entity = f"Consent/{resp.resource['id']}" if resp.status < 400 and isinstance(resp.resource, dict) \
-                and resp.resource.get("id") else None
-            trail.record_event(kind="delegation", outcome="success" if resp.status < 400 else "failure",
-                               patient=f"Patient/{audit[0]}" if audit[0] else None, entity=entity, detail=f"{audit[1]} (dui delegations)")
-        return resp
+
+        def record(outcome: str, entity: str | None) -> None:
+            if audit is not None and trail is not None:
+                trail.record_event(kind="delegation", outcome=outcome,
+                                   patient=f"Patient/{audit[0]}" if audit[0] else None, entity=entity,
+                                   detail=f"{audit[1]} (dui delegations)")
+
+        try:
+            resp = Fhir(ctx, system_principal("dui delegations")).send(method, path, body=body, params=params or [])
+        except FhirError:
+            record("failure", None)
+            raise
+        resource = resp.resource if isinstance(resp.resource, dict) else {}
+        record("success", f"Consent/{resource['id']}" if resource.get("id") else None)
+        return resource
 
 
-def _failed(resp: Any) -> int:
-    issues = (resp.resource or {}).get("issue") or [{}] if isinstance(resp.resource, dict) else [{}]
-    print(f"error: {issues[0].get('diagnostics', f'status {resp.status}')}", file=sys.stderr)
+def _failed(error: FhirError) -> int:
+    first = error.issues[0].diagnostics if error.issues else ""
+    print(f"error: {first or f'status {error.status}'}", file=sys.stderr)
     return 2
 
 
@@ -189,11 +199,12 @@ def cmd_delegations_add(args: argparse.Namespace) -> int:
     body = build_consent(args.patient, args.related_person, start, args.end, collect=args.collect,
                          deny_types=tuple(args.deny_type or ()), performer=args.performer, consent_id=args.id)
     audit = (args.patient, "delegation granted")
-    resp = _fhir(args, "PUT", f"Consent/{args.id}", body, audit=audit) if args.id else \
-        _fhir(args, "POST", "Consent", body, audit=audit)
-    if resp.status >= 400:
-        return _failed(resp)
-    print(f"Consent/{resp.resource['id']}: RelatedPerson/{args.related_person} may act for Patient/{args.patient}"
+    try:
+        stored = _fhir(args, "PUT", f"Consent/{args.id}", body, audit=audit) if args.id else \
+            _fhir(args, "POST", "Consent", body, audit=audit)
+    except FhirError as exc:
+        return _failed(exc)
+    print(f"Consent/{stored['id']}: RelatedPerson/{args.related_person} may act for Patient/{args.patient}"
           f" until {args.end}")
     return 0
 
@@ -206,13 +217,14 @@ def cmd_delegations_list(args: argparse.Namespace) -> int:
         params.append(("patient", f"Patient/{args.patient}"))
     if args.related_person:
         params.append(("actor", f"RelatedPerson/{args.related_person}"))
-    resp = _fhir(args, "GET", "Consent", params=params)
-    if resp.status >= 400:
-        return _failed(resp)
+    try:
+        bundle = _fhir(args, "GET", "Consent", params=params)
+    except FhirError as exc:
+        return _failed(exc)
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    for entry in resp.resource.get("entry") or []:
+    for entry in bundle.get("entry") or []:
         c = entry.get("resource") or {}
         if c.get("resourceType") != "Consent":
             continue
@@ -228,14 +240,13 @@ def cmd_delegations_revoke(args: argparse.Namespace) -> int:
     if not FHIR_ID.match(args.id):
         print("error: --id must be a Consent id", file=sys.stderr)
         return 2
-    current = _fhir(args, "GET", f"Consent/{args.id}")
-    if current.status >= 400:
-        return _failed(current)
-    patient = str((current.resource.get("patient") or {}).get("reference", "")).removeprefix("Patient/") or None
-    resp = _fhir(args, "PUT", f"Consent/{args.id}", {**current.resource, "status": "inactive"},
-                 audit=(patient, "delegation revoked"))
-    if resp.status >= 400:
-        return _failed(resp)
+    try:
+        current = _fhir(args, "GET", f"Consent/{args.id}")
+        patient = str((current.get("patient") or {}).get("reference", "")).removeprefix("Patient/") or None
+        _fhir(args, "PUT", f"Consent/{args.id}", {**current, "status": "inactive"},
+              audit=(patient, "delegation revoked"))
+    except FhirError as exc:
+        return _failed(exc)
     print(f"Consent/{args.id} revoked (status inactive)")
     return 0
 

@@ -179,3 +179,8 @@ def test_cli_add_list_revoke(aidant: Env, database_url: str, capsys: pytest.Capt
     outcomes = sorted((m.content or {}).get("outcome", "") for m in events.matches
                       if "(dui delegations)" in (m.content or {}).get("outcomeDesc", ""))
     assert outcomes == ["0", "0", "4"], outcomes
+    # and each interaction the command ran, as the system principal ``dui delegations``
+    rest = [m.content or {} for m in events.matches if (m.content or {}).get("type", {}).get("code") == "rest"
+            and (m.content or {})["agent"][0].get("who", {}).get("identifier", {}).get("value") == "dui-system"]
+    assert {e["subtype"][0]["code"] for e in rest} >= {"update", "search-type", "read"}
+    assert {a.get("name") for e in rest for a in e["agent"]} == {"dui delegations"}

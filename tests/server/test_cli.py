@@ -41,6 +41,18 @@ def test_load_reports_invalid_resources_and_fails(fhir, tmp_path: Path, database
     assert fhir.ids("Patient?name=berard") == {"usager-006"}
 
 
+def test_load_is_audited_as_the_system_principal_dui_load(fhir, tmp_path: Path, database_url: str) -> None:
+    """`dui load` writes through the in-process client as ``dui load``: one AuditEvent per resource stored, the
+    component as the requesting application."""
+    (tmp_path / "two.ndjson").write_text("\n".join(json.dumps(_patient(i)) for i in (8, 9)), encoding="utf-8")
+    assert main(["--database-url", database_url, "load", str(tmp_path / "two.ndjson")]) == 0
+    events = fhir.search("AuditEvent?type=rest&agent-name=dui%20load")
+    assert sorted(e["entity"][0]["what"]["reference"] for e in events) == [
+        "Patient/usager-008/_history/1", "Patient/usager-009/_history/1"]
+    assert all(e["agent"] == [{**e["agent"][0], "name": "dui load", "requestor": True}] for e in events)
+    assert {e["agent"][0]["who"]["identifier"]["value"] for e in events} == {"dui-system"}
+
+
 def test_demo_is_loaded_and_idempotent(fhir, database_url: str) -> None:
     """`dui demo` loads 50 usagers in two structures; running it again creates no new version."""
     assert main(["--database-url", database_url, "demo"]) == 0

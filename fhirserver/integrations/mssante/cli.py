@@ -17,9 +17,12 @@ import logging
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhirserver.errors import FhirError
+
+if TYPE_CHECKING:  # imported when a command runs
+    from fhirserver.interactions.client import Fhir
 
 
 def _service(ctx: Any) -> Any:
@@ -81,36 +84,38 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 # --- send ------------------------------------------------------------------------------------------------------
 
-def _call(ctx: Any, method: str, path: str, body: Any = None) -> Any:
-    from fhirserver.interactions.context import FhirRequest
-    from fhirserver.interactions.router import handle
+def _client(ctx: Any) -> Fhir:
+    """The in-process FHIR client of ``dui mss send``, as the system principal of that name (audited as such)."""
+    from fhirserver.interactions.client import Fhir, system_principal
 
-    base = ctx.settings.server.base_url or "http://localhost/fhir"
-    return handle(FhirRequest(method, path, body=body, base_url=base), ctx)
-
-
-def _describe(resp: Any) -> str:
-    if isinstance(resp.resource, dict) and resp.resource.get("resourceType") == "OperationOutcome":
-        return "; ".join(i.get("diagnostics", "") for i in resp.resource.get("issue", []))[:500]
-    return f"HTTP {resp.status}"
+    return Fhir(ctx, system_principal("dui mss send"))
 
 
-def _recipient(ctx: Any, document: dict[str, Any], to: str) -> str:
+def _describe(error: FhirError) -> str:
+    return "; ".join(i.diagnostics for i in error.issues)[:500] or f"HTTP {error.status}"
+
+
+def _recipient(fhir: Fhir, document: dict[str, Any], to: str) -> str:
     from fhirserver.integrations.mssante.message import patient_mailbox
 
     if to != "patient":
         return to
     ref = str((document.get("subject") or {}).get("reference") or "")
-    resp = _call(ctx, "GET", ref) if ref.startswith("Patient/") else None
-    if resp is None or resp.status != 200:
-        raise FhirError("the DocumentReference has no readable subject Patient", status=422)
-    return patient_mailbox(resp.resource)
+    refused = FhirError("the DocumentReference has no readable subject Patient", status=422)
+    if not ref.startswith("Patient/"):
+        raise refused
+    try:
+        patient = fhir.read("Patient", ref.removeprefix("Patient/"))
+    except FhirError as exc:
+        raise refused from exc
+    return patient_mailbox(patient)
 
 
-def _answer(resp: Any) -> str:
+def _answer(answer: Any) -> str:
     """``status`` and ``queued`` of a ``$send-mssante`` Parameters answer."""
+    parameters = answer.get("parameter", []) if isinstance(answer, dict) else []
     values = {p.get("name"): next((v for k, v in p.items() if k.startswith("value")), None)
-              for p in (resp.resource or {}).get("parameter", []) if isinstance(p, dict)}
+              for p in parameters if isinstance(p, dict)}
     return f"status {values.get('status')}" + (" (queued now)" if values.get("queued") else " (already queued)")
 
 
@@ -119,21 +124,24 @@ def cmd_send(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with _context(settings) as ctx:
-        read = _call(ctx, "GET", f"DocumentReference/{args.document_reference}")
-        if read.status != 200:
-            print(f"dui mss send: DocumentReference/{args.document_reference}: {_describe(read)}", file=sys.stderr)
+        fhir = _client(ctx)
+        try:
+            document = fhir.read("DocumentReference", args.document_reference)
+        except FhirError as exc:
+            print(f"dui mss send: DocumentReference/{args.document_reference}: {_describe(exc)}", file=sys.stderr)
             return 1
         try:
-            to = _recipient(ctx, read.resource, args.to)
+            to = _recipient(fhir, document, args.to)
         except FhirError as exc:
             print(f"dui mss send: {exc.message}", file=sys.stderr)
             return 1
         body = {"resourceType": "Parameters", "parameter": [{"name": "recipient", "valueString": to}]}
-        resp = _call(ctx, "POST", f"DocumentReference/{args.document_reference}/$send-mssante", body)
-        if resp.status >= 400:
-            print(f"dui mss send: refused: {_describe(resp)}", file=sys.stderr)
+        try:
+            answer = fhir.operation(f"DocumentReference/{args.document_reference}/$send-mssante", body)
+        except FhirError as exc:
+            print(f"dui mss send: refused: {_describe(exc)}", file=sys.stderr)
             return 1
-        print(f"queued in the outbox for {to}, delivered by `dui worker`: {_answer(resp)}")
+        print(f"queued in the outbox for {to}, delivered by `dui worker`: {_answer(answer)}")
         return 0
 
 
