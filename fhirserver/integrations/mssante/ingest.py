@@ -6,7 +6,7 @@ Flow (french-interop.md §7; ANS guide "Transmission de documents CDA par courri
 
 1. find the ``IHE_XDM.ZIP`` attachment and read it (:mod:`mappings.xdm`: layout, METADATA.XML, hash and size of
    each document);
-2. validate each CDA with the ANS kit (``ctx.services["cda_validator"]``: XSD + structuration minimale + volet);
+2. validate each CDA with the ANS kit (``ctx.services.cda_validator``: XSD + structuration minimale + volet);
 3. read the header (:func:`mappings.cda.to_fhir.read_document`);
 4. identity: the INS of ``recordTarget`` must be present (else **903**), its strict traits complete (**905**),
    exactly one Patient must carry it (else **902** unknown patient) and the stored traits must agree (**904**);
@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Literal
 
-from fhirserver.errors import Unavailable
+from fhirserver.auth.principal import system_principal
+from fhirserver.errors import FhirError, Unavailable
 from fhirserver.identity.traits import fold, read_traits
 from fhirserver.integrations.mssante.message import (
     SUBJECT_PREFIX,
@@ -46,13 +47,15 @@ from fhirserver.integrations.mssante.message import (
 )
 from fhirserver.integrations.mssante.xdm import XdmDocument, read_xdm
 from fhirserver.integrations.outbox.types import TransientError
-from fhirserver.interactions.context import Context, FhirRequest
-from fhirserver.interactions.router import handle
+from fhirserver.interactions.client import Fhir
+from fhirserver.interactions.context import Context
 from mappings.cda.to_fhir import CdaReadError, PatientIdentity, ReceivedDocument, read_document
 
 __all__ = ["IngestResult", "Rejection", "ingest_message", "match_patient"]
 
 log = logging.getLogger(__name__)
+#: the system principal the ingest reads and stores as (the AuditEvents' agent)
+COMPONENT = "dui mss ingest"
 
 Status = Literal["stored", "duplicate", "rejected"]
 
@@ -111,7 +114,7 @@ def xdm_attachment(msg: EmailMessage) -> bytes:
 # --- 2-3. validation and reading -------------------------------------------------------------------------------
 
 def _validate(ctx: Context, document: XdmDocument) -> ReceivedDocument:
-    validator = ctx.services.get("cda_validator")
+    validator = ctx.services.cda_validator
     if validator is None:  # never integrate unvalidated documents: leave the message for later
         raise TransientError("CDA validation unavailable ([cda] kit_dir): message left in the inbox")
     report = validator.validate(document.content)
@@ -151,14 +154,17 @@ def _differing_traits(identity: PatientIdentity, patient: Mapping[str, Any]) -> 
     return differing
 
 
+def _fhir(ctx: Context) -> Fhir:
+    return Fhir(ctx, system_principal(COMPONENT))
+
+
 def _search(ctx: Context, resource_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    resp = handle(FhirRequest("GET", resource_type, params=params, base_url=_base(ctx)), ctx)
-    if resp.status >= 500:
-        raise TransientError(f"{resource_type} search failed ({resp.status})")
-    if resp.status != 200:
-        raise Rejection("906", f"{resource_type} search refused ({resp.status})")
-    return [e["resource"] for e in resp.resource.get("entry", [])
-            if e.get("search", {}).get("mode", "match") == "match"]
+    try:
+        return _fhir(ctx).search(resource_type, params)
+    except FhirError as exc:
+        if exc.status >= 500:
+            raise TransientError(f"{resource_type} search failed ({exc.status})") from exc
+        raise Rejection("906", f"{resource_type} search refused ({exc.status})") from exc
 
 
 def match_patient(ctx: Context, received: ReceivedDocument) -> dict[str, Any]:
@@ -184,10 +190,6 @@ def match_patient(ctx: Context, received: ReceivedDocument) -> dict[str, Any]:
 
 
 # --- 5. store ------------------------------------------------------------------------------------------------
-
-def _base(ctx: Context) -> str:
-    return ctx.settings.base_url or "http://localhost/fhir"
-
 
 def _existing(ctx: Context, received: ReceivedDocument) -> str | None:
     found = _search(ctx, "DocumentReference", [("identifier", received.identifier_query)])
@@ -234,15 +236,16 @@ def _store(ctx: Context, matched: Sequence[_Matched]) -> tuple[Status, tuple[str
     if not entries:
         return "duplicate", tuple(existing)
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-    resp = handle(FhirRequest("POST", "", body=bundle, base_url=_base(ctx)), ctx)
-    if resp.status >= 500:
-        raise TransientError(f"transaction failed ({resp.status})")
-    if resp.status >= 400:
-        issues = resp.resource.get("issue", []) if isinstance(resp.resource, dict) else []
-        where = ", ".join(e for i in issues for e in i.get("expression", []))[:200]
-        raise Rejection("906", f"the document could not be stored ({resp.status}{': ' + where if where else ''})")
+    try:
+        answer = _fhir(ctx).transaction(bundle)
+    except FhirError as exc:
+        if exc.status >= 500:
+            raise TransientError(f"transaction failed ({exc.status})") from exc
+        where = ", ".join(e for i in exc.issues for e in i.expression)[:200]
+        raise Rejection("906", f"the document could not be stored ({exc.status}{': ' + where if where else ''})"
+                        ) from exc
     stored = []
-    for entry, sent in zip(resp.resource.get("entry", []), entries, strict=False):
+    for entry, sent in zip(answer.get("entry", []), entries, strict=False):
         if sent["request"]["url"] == "DocumentReference":
             location = str(entry.get("response", {}).get("location", ""))
             parts = location.split("/")
