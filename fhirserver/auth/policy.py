@@ -50,6 +50,7 @@ from fhirserver.fhir.definitions import patient_compartment
 from fhirserver.interactions.context import Context, FhirRequest
 from fhirserver.search.extract import reference_values, token_values
 from fhirserver.search.parse import ChainClause, HasClause, ParamClause, SearchQuery
+from fhirserver.storage.base import StoredResource
 
 T = TypeVar("T")
 LETTERS = {"create": "c", "read": "r", "vread": "r", "update": "u", "patch": "u", "delete": "d",
@@ -434,7 +435,7 @@ class ScopePolicy:
         assert isinstance(principal, Principal)
         kind = self._label_kind(request)
         if kind in ("usager", "aidant"):
-            candidates = self._run(request, lambda session: session.search_ids(query, reach.LIMIT))
+            candidates = self._search_ids(request, query)
         else:
             candidates = []
             for rt, name in self._label_params(query.resource_types):
@@ -443,8 +444,11 @@ class ScopePolicy:
                 extra = self.ctx.parser.parse((rt,), [(name, ",".join(f"{system}|{code}" for system in labels.SYSTEMS
                                                                      for code in (labels.MASQUE_PS,)))])
                 labelled.clauses.extend(c for c in extra.clauses if isinstance(c, ParamClause))
-                candidates += self._run(request, lambda session, q=labelled: session.search_ids(q, reach.LIMIT))
+                candidates += self._search_ids(request, labelled)
         return frozenset(c.rid for c in candidates if not self._visible(request, principal, c.content or {}, 0))
+
+    def _search_ids(self, request: FhirRequest, query: SearchQuery) -> list[StoredResource]:
+        return self._run(request, lambda session: list(session.search_ids(query, reach.LIMIT)))
 
     def _label_params(self, types: tuple[str, ...]) -> list[tuple[str, str]]:
         """(type, parameter) pairs that find the labelled resources among ``types``."""
