@@ -54,6 +54,19 @@ def canonical(value: object, kind: str, *, opaque: bool = False) -> str:
     return compact
 
 
+def fixed_digits(value: object, kind: str, length: int) -> str:
+    """The canonical form of a number of exactly ``length`` ASCII digits (RPPS, SIREN, SIRET), else the
+    ``length`` or ``format`` error naming ``kind``."""
+    compact = canonical(value, kind)
+    if len(compact) != length:
+        raise IdentifierError(
+            kind, "length", f"{kind} {compact}: expected {length} digits, got {len(compact)}", value=value
+        )
+    if not is_digits(compact):
+        raise IdentifierError(kind, "format", f"{kind} {compact}: expected digits only", value=value)
+    return compact
+
+
 def is_digits(text: str) -> bool:
     """ASCII digits only (``str.isdigit`` also accepts superscripts and non-Latin digits)."""
     return _DIGITS.fullmatch(text) is not None

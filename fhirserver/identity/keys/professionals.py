@@ -12,7 +12,7 @@ from fhirserver.identity.keys.common import (
     IdentifierError,
     canonical,
     check_luhn,
-    is_digits,
+    fixed_digits,
 )
 from fhirserver.identity.keys.prefixed import PrefixScheme, read_prefixed
 
@@ -26,13 +26,7 @@ class Rpps:
 
 def check_rpps(value: str) -> Rpps:
     """Check an RPPS number: 11 ASCII digits whose last one is a Luhn check digit (french-interop.md §2.3)."""
-    compact = canonical(value, "RPPS")
-    if len(compact) != 11:
-        raise IdentifierError(
-            "RPPS", "length", f"RPPS {compact}: expected 11 digits, got {len(compact)}", value=value
-        )
-    if not is_digits(compact):
-        raise IdentifierError("RPPS", "format", f"RPPS {compact}: expected digits only", value=value)
+    compact = fixed_digits(value, "RPPS", 11)
     check_luhn("RPPS", compact, value)
     return Rpps(compact)
 

@@ -16,7 +16,7 @@ from fhirserver.identity.keys.common import (
     IdentifierError,
     canonical,
     check_luhn,
-    is_digits,
+    fixed_digits,
 )
 from fhirserver.identity.keys.prefixed import PrefixScheme, read_prefixed
 
@@ -70,13 +70,7 @@ class Siren:
 
 def check_siren(value: str) -> Siren:
     """Check a SIREN: 9 ASCII digits with a Luhn check digit."""
-    compact = canonical(value, "SIREN")
-    if len(compact) != 9:
-        raise IdentifierError(
-            "SIREN", "length", f"SIREN {compact}: expected 9 digits, got {len(compact)}", value=value
-        )
-    if not is_digits(compact):
-        raise IdentifierError("SIREN", "format", f"SIREN {compact}: expected digits only", value=value)
+    compact = fixed_digits(value, "SIREN", 9)
     check_luhn("SIREN", compact, value)
     return Siren(compact)
 
@@ -102,13 +96,7 @@ def check_siret(value: str) -> Siret:
     a digit sum that is a multiple of 5 instead of a Luhn key, except the head office ``35600000000048``, which
     passes the Luhn check.
     """
-    compact = canonical(value, "SIRET")
-    if len(compact) != 14:
-        raise IdentifierError(
-            "SIRET", "length", f"SIRET {compact}: expected 14 digits, got {len(compact)}", value=value
-        )
-    if not is_digits(compact):
-        raise IdentifierError("SIRET", "format", f"SIRET {compact}: expected digits only", value=value)
+    compact = fixed_digits(value, "SIRET", 14)
     siren, nic = compact[:9], compact[9:]
     if siren == LA_POSTE_SIREN and compact != LA_POSTE_HEAD_OFFICE_SIRET:
         if sum(int(char) for char in compact) % 5 != 0:
