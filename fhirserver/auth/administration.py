@@ -145,10 +145,15 @@ def _need(allowed: frozenset[str], wanted: Iterable[str], what: str) -> None:
         raise Refusal(f"{what} needs an habilitation for Organization/{missing[0]}, which this user does not hold")
 
 
-def _directory(writer: Writer, rt: str, old: dict[str, Any] | None, new: dict[str, Any] | None, read: Reader,
-               roles_of: RoleFinder) -> None:
+def require_administrator(writer: Writer, rt: str) -> None:
+    """Directory records are written by professionals who administer some structure (which one: :func:`check`)."""
     if writer.kind != "professional" or not writer.administers:
         raise Refusal(f"{rt} records (the directory) are written by the structure's administrators only")
+
+
+def _directory(writer: Writer, rt: str, old: dict[str, Any] | None, new: dict[str, Any] | None, read: Reader,
+               roles_of: RoleFinder) -> None:
+    require_administrator(writer, rt)
     if rt == "PractitionerRole" and (ADMINISTRATEUR in habilitations(old or {})
                                      or ADMINISTRATEUR in habilitations(new or {})):
         raise Refusal("a PractitionerRole with the habilitation 'administrateur' is set by the operator only")
@@ -167,8 +172,8 @@ def _directory(writer: Writer, rt: str, old: dict[str, Any] | None, new: dict[st
         _need(writer.administers, changed, "attaching an Organization (partOf)")
         return
     if rt == "CareTeam":
-        before |= _patient_structures(old, read)
-        after |= _patient_structures(new, read)
+        before |= _usager_structures(old, "subject", read)
+        after |= _usager_structures(new, "subject", read)
     if not before and not after:
         raise Refusal(f"this {rt} names no structure of its own: the operator writes it")
     _need(writer.administers, before | after, f"writing this {rt}")
@@ -184,14 +189,15 @@ def _practitioner(writer: Writer, old: dict[str, Any] | None, roles_of: RoleFind
         raise Refusal("this Practitioner works in none of the structures this user administers")
 
 
-def _patient_structures(team: dict[str, Any] | None, read: Reader) -> set[str]:
-    subject = (team or {}).get("subject")
-    ref = subject.get("reference") if isinstance(subject, dict) else None
+def _usager_structures(resource: dict[str, Any] | None, path: str, read: Reader) -> set[str]:
+    """The structure of the usager ``resource.<path>`` references (CareTeam.subject, Consent.patient): empty when
+    it names no local Patient, :data:`NO_STRUCTURE` for a usager without one (then only the operator writes)."""
+    value = (resource or {}).get(path)
+    ref = value.get("reference") if isinstance(value, dict) else None
     if not isinstance(ref, str) or not ref.startswith("Patient/") or ref.count("/") != 1:
         return set()
-    patient = read("Patient", ref.split("/", 1)[1])
-    found = org_id((patient or {}).get("managingOrganization"))
-    return {found} if found else {NO_STRUCTURE}  # a usager without a structure: only the operator
+    found = org_id((read("Patient", ref.split("/", 1)[1]) or {}).get("managingOrganization"))
+    return {found} if found else {NO_STRUCTURE}
 
 
 def _patient(writer: Writer, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
@@ -207,14 +213,14 @@ def _patient(writer: Writer, old: dict[str, Any] | None, new: dict[str, Any] | N
             raise Refusal("the structure (managingOrganization) and the links of a usager's record are changed by "
                           "the structure's staff only")
         return
+    touched = {s for s in (before, after) if s} or {NO_STRUCTURE}
     if old is None or new is None:
-        _need(writer.admits, {s for s in (before, after) if s} or {NO_STRUCTURE},
-              "admitting a usager" if old is None else "deleting a usager's record")
+        _need(writer.admits, touched, "admitting a usager" if old is None else "deleting a usager's record")
         return
     if before != after:
-        _need(writer.admits, {s for s in (before, after) if s} or {NO_STRUCTURE}, "moving a usager to another structure")
+        _need(writer.admits, touched, "moving a usager to another structure")
     if links_changed:
-        _need(writer.admits, {s for s in (before, after) if s} or {NO_STRUCTURE}, "linking usagers' records (merge)")
+        _need(writer.admits, touched, "linking usagers' records (merge)")
 
 
 def _links(patient: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -232,10 +238,5 @@ def _delegation(writer: Writer, old: dict[str, Any] | None, new: dict[str, Any] 
     if writer.kind != "professional":
         raise Refusal("aidant delegations are recorded by the structure's staff (admission); a usager may revoke "
                       "one (status inactive or rejected)")
-    structures: set[str] = set()
-    for consent in (old, new):
-        ref = ((consent or {}).get("patient") or {}).get("reference")
-        if isinstance(ref, str) and ref.startswith("Patient/"):
-            found = org_id((read("Patient", ref.split("/", 1)[1]) or {}).get("managingOrganization"))
-            structures.add(found or NO_STRUCTURE)
+    structures = _usager_structures(old, "patient", read) | _usager_structures(new, "patient", read)
     _need(writer.admits, structures or {NO_STRUCTURE}, "recording an aidant delegation")

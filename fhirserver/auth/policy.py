@@ -271,9 +271,14 @@ class ScopePolicy:
         structure-level decision is :meth:`check_write`, on the final body)."""
         if interaction not in ("create", "update", "patch", "delete") or types[0] not in administration.DIRECTORY_TYPES:
             return
+        try:
+            administration.require_administrator(self._writer(request), types[0])
+        except administration.Refusal as exc:
+            raise _forbid(str(exc)) from None
+
+    def _writer(self, request: FhirRequest) -> administration.Writer:
         found = self._reach(request)
-        if found.kind != "professional" or not found.administers:
-            raise _forbid(f"{types[0]} records (the directory) are written by the structure's administrators only")
+        return administration.Writer(found.kind, found.administers, found.admits)
 
     def check_write(self, request: FhirRequest, resource_type: str, old: dict[str, Any] | None,
                     new: dict[str, Any] | None) -> None:
@@ -284,17 +289,14 @@ class ScopePolicy:
             return  # internal calls and system scopes: the scopes decided
         if resource_type not in administration.REACH_SOURCES:
             return
-        found = self._reach(request)
-        writer = administration.Writer(found.kind, found.administers, found.admits)
+        writer = self._writer(request)
 
         def read(rt: str, rid: str) -> dict[str, Any] | None:
-            stored = self._run(request, lambda session: session.read(rt, rid))
-            return stored.content if stored is not None and not stored.deleted else None
+            return self._run(request, lambda session: reach.read(session, rt, rid))
 
         def roles_of(practitioner: str) -> list[dict[str, Any]]:
-            query = self.ctx.parser.parse(("PractitionerRole",), [("practitioner", f"Practitioner/{practitioner}")])
-            rows = self._run(request, lambda session: session.search_ids(query, reach.LIMIT))
-            return [r.content for r in rows if r.content]
+            params = [("practitioner", f"Practitioner/{practitioner}")]
+            return self._run(request, lambda session: reach.find(self.ctx, session, "PractitionerRole", params))
 
         try:
             administration.check(writer, resource_type, old, new, read, roles_of)
@@ -438,11 +440,11 @@ class ScopePolicy:
             candidates = self._search_ids(request, query)
         else:
             candidates = []
+            masked = ",".join(f"{system}|{labels.MASQUE_PS}" for system in labels.SYSTEMS)
             for rt, name in self._label_params(query.resource_types):
                 labelled = SearchQuery(resource_types=(rt,), compartment=query.compartment,
                                        clauses=list(query.clauses) if rt in query.resource_types else [])
-                extra = self.ctx.parser.parse((rt,), [(name, ",".join(f"{system}|{code}" for system in labels.SYSTEMS
-                                                                     for code in (labels.MASQUE_PS,)))])
+                extra = self.ctx.parser.parse((rt,), [(name, masked)])
                 labelled.clauses.extend(c for c in extra.clauses if isinstance(c, ParamClause))
                 candidates += self._search_ids(request, labelled)
         return frozenset(c.rid for c in candidates if not self._visible(request, principal, c.content or {}, 0))

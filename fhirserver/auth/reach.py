@@ -85,12 +85,12 @@ def compute(ctx: Context, session: SqlSession, fhir_user: str | None, linked: Se
     return Reach(kind, frozenset())
 
 
-def _find(ctx: Context, session: SqlSession, rt: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def find(ctx: Context, session: SqlSession, rt: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
     query = ctx.parser.parse((rt,), params)
     return [s.content for s in session.search_ids(query, LIMIT) if s.content]
 
 
-def _read(session: SqlSession, rt: str, rid: str) -> dict[str, Any] | None:
+def read(session: SqlSession, rt: str, rid: str) -> dict[str, Any] | None:
     stored = session.read(rt, rid)
     return stored.content if stored is not None and not stored.deleted and stored.content else None
 
@@ -109,13 +109,13 @@ def _aidant(ctx: Context, session: SqlSession, rtype: str, rid: str, now: dateti
     if rtype == "RelatedPerson":
         people.add(rid)
     else:
-        person = _read(session, "Person", rid) or {}
+        person = read(session, "Person", rid) or {}
         people |= {t for link in person.get("link") or [] if (t := _ref((link or {}).get("target"), "RelatedPerson"))}
-    owners = {p: _ref((_read(session, "RelatedPerson", p) or {}).get("patient"), "Patient") for p in people}
+    owners = {p: _ref((read(session, "RelatedPerson", p) or {}).get("patient"), "Patient") for p in people}
     delegations: list[Delegation] = []
     if people:
         value = ",".join(f"RelatedPerson/{p}" for p in sorted(people))
-        for consent in _find(ctx, session, "Consent", [("actor", value), ("status", "active")]):
+        for consent in find(ctx, session, "Consent", [("actor", value), ("status", "active")]):
             found = active_delegation(consent, now)
             if found is not None and owners.get(found.related_person) == found.patient:
                 delegations.append(found)
@@ -133,24 +133,25 @@ def _current_role(role: dict[str, Any], now: datetime) -> bool:
 def _professional(ctx: Context, session: SqlSession, rtype: str, rid: str, now: datetime) -> Reach:
     identities = {f"{rtype}/{rid}"}
     if rtype == "Practitioner":
-        roles = _find(ctx, session, "PractitionerRole", [("practitioner", f"Practitioner/{rid}")])
+        roles = find(ctx, session, "PractitionerRole", [("practitioner", f"Practitioner/{rid}")])
         members = set(identities)
     else:
-        role = _read(session, "PractitionerRole", rid)
+        role = read(session, "PractitionerRole", rid)
         roles = [role] if role else []
         practitioner = _ref((role or {}).get("practitioner"), "Practitioner")
         members = set(identities) | ({f"Practitioner/{practitioner}"} if practitioner else set())
     current = [r for r in roles if _current_role(r, now)]
     identities |= {f"PractitionerRole/{r['id']}" for r in current if r.get("id")}
     members |= identities
-    structures = _with_substructures(ctx, session, _orgs(current))
-    administers = _with_substructures(ctx, session, _orgs(r for r in current if ADMINISTRATEUR in habilitations(r)))
-    admits = administers | _with_substructures(ctx, session,
-                                               _orgs(r for r in current if ADMISSION in habilitations(r)))
+    # one walk of the partOf tree from every role's structure; the habilitations' structures are among its roots
+    children = _sub_structures(ctx, session, _orgs(current))
+    structures = _below(children, _orgs(current))
+    administers = _below(children, _orgs(r for r in current if ADMINISTRATEUR in habilitations(r)))
+    admits = administers | _below(children, _orgs(r for r in current if ADMISSION in habilitations(r)))
     patients: set[str] = set()
     if structures:
         value = ",".join(f"Organization/{o}" for o in sorted(structures))
-        patients |= {str(p["id"]) for p in _find(ctx, session, "Patient", [("organization", value)])}
+        patients |= {str(p["id"]) for p in find(ctx, session, "Patient", [("organization", value)])}
     teams, subjects = _care_teams(ctx, session, members, now)
     return Reach("professional", frozenset(patients | subjects), structures=frozenset(structures),
                  care_teams=frozenset(teams), identities=frozenset(identities),
@@ -161,17 +162,32 @@ def _orgs(roles: Iterable[dict[str, Any]]) -> set[str]:
     return {o for r in roles if (o := _ref(r.get("organization"), "Organization"))}
 
 
-def _with_substructures(ctx: Context, session: SqlSession, roots: set[str]) -> set[str]:
-    if not roots:
-        return set()
+def _sub_structures(ctx: Context, session: SqlSession, roots: set[str]) -> dict[str, set[str]]:
+    """Organization id -> its direct sub-structures (``partOf``), for the structures up to :data:`MAX_DEPTH` levels
+    below ``roots`` (one query per level)."""
+    children: dict[str, set[str]] = {}
     found, frontier = set(roots), set(roots)
     for _ in range(MAX_DEPTH):
         if not frontier:
             break
         value = ",".join(f"Organization/{o}" for o in sorted(frontier))
-        children = {str(o["id"]) for o in _find(ctx, session, "Organization", [("partof", value)])}
-        frontier = children - found
-        found |= children
+        for org in find(ctx, session, "Organization", [("partof", value)]):
+            parent = _ref(org.get("partOf"), "Organization")
+            if parent is not None:
+                children.setdefault(parent, set()).add(str(org["id"]))
+        frontier = {c for p in frontier for c in children.get(p, ())} - found
+        found |= frontier
+    return children
+
+
+def _below(children: dict[str, set[str]], roots: set[str]) -> set[str]:
+    """``roots`` and their sub-structures down to :data:`MAX_DEPTH` levels, from a :func:`_sub_structures` map."""
+    found, frontier = set(roots), set(roots)
+    for _ in range(MAX_DEPTH):
+        frontier = {c for p in frontier for c in children.get(p, ())} - found
+        if not frontier:
+            break
+        found |= frontier
     return found
 
 
@@ -179,7 +195,7 @@ def _care_teams(ctx: Context, session: SqlSession, members: set[str], now: datet
     teams: set[str] = set()
     subjects: set[str] = set()
     value = ",".join(sorted(members))
-    for team in _find(ctx, session, "CareTeam", [("participant", value), ("status", "active")]):
+    for team in find(ctx, session, "CareTeam", [("participant", value), ("status", "active")]):
         if not period_covers(team.get("period"), now):
             continue
         current = [p for p in team.get("participant") or [] if isinstance(p, dict)
