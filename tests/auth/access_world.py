@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from werkzeug.serving import make_server
 
 from fhirserver.app import create_app
@@ -168,3 +169,10 @@ def live_world(auth_context: Any) -> Iterator[World]:
         server.shutdown()
         thread.join(5)
         server.server_close()
+
+
+def send(world: World, token: str, path: str, method: str, body: Any, *, patch: bool = False) -> requests.Response:
+    """A FHIR request with ``token`` (JSON Patch when ``patch``)."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json",
+               "Content-Type": "application/json-patch+json" if patch else "application/fhir+json"}
+    return requests.request(method, f"{world.env.fhir}/{path}", json=body, headers=headers, timeout=20)

@@ -11,7 +11,7 @@ import requests
 
 from fhirserver.auth.labels import INVISIBLE_PATIENT, MASQUE_PS
 from fhirserver.auth.labels import SYSTEMS as LABEL_SYSTEMS
-from tests.auth.access_world import World, live_world
+from tests.auth.access_world import World, live_world, send
 from tests.auth.conftest import api, delegation_consent
 
 LABEL = LABEL_SYSTEMS[0]
@@ -84,17 +84,11 @@ def test_directory_records_are_not_writable_by_everyone(world: World) -> None:
     assert _as(world, "administrateur", "Organization/orgB", "PUT", attach_b).status_code == 403
     telecom = [{"op": "add", "path": "/telecom", "value": [{"system": "phone", "value": "0600000000"}]}]
     for kind in ("usager", "soignant"):
-        resp = _patch(world, kind, "Practitioner/soignant", telecom)
+        resp = send(world, world.tokens[kind], "Practitioner/soignant", "PATCH", telecom, patch=True)
         assert resp.status_code == 403, (kind, resp.text)
     assert _op(world, "Organization/orgA").json()["meta"]["versionId"] == org_a["meta"]["versionId"]
     assert _op(world, "Organization/orgB").json()["meta"]["versionId"] == org_b["meta"]["versionId"]
     assert "telecom" not in _op(world, "Practitioner/soignant").json()
-
-
-def _patch(world: World, kind: str, path: str, ops: list[dict[str, Any]]) -> Any:
-    headers = {"Authorization": f"Bearer {world.tokens[kind]}", "Accept": "application/fhir+json",
-               "Content-Type": "application/json-patch+json"}
-    return requests.patch(f"{world.env.fhir}/{path}", json=ops, headers=headers, timeout=20)
 
 
 def test_a_usager_cannot_create_a_resident(world: World) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.auth.access_world import ACCOUNTS, FAMILIES, Family, World, live_world
+from tests.auth.access_world import ACCOUNTS, FAMILIES, Family, World, live_world, send
 from tests.auth.conftest import api
 
 README = Path(__file__).resolve().parents[2] / "fhirserver" / "auth" / "README.md"
@@ -82,12 +82,6 @@ def _patch_ops(family: Family, current: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"op": "add", "path": "/language", "value": "fr" if current.get("language") != "fr" else "fr-FR"}]
 
 
-def _send(world: World, token: str, path: str, method: str, body: Any, *, patch: bool = False) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json",
-               "Content-Type": "application/json-patch+json" if patch else "application/fhir+json"}
-    return requests.request(method, f"{world.env.fhir}/{path}", json=body, headers=headers, timeout=20)
-
-
 def _expect(resp: requests.Response, expected: str, ok: int, where: str) -> None:
     if expected == "✓":
         assert resp.status_code == ok, (where, resp.status_code, resp.text[:300])
@@ -116,7 +110,7 @@ def run_cell(world: World, kind: str, family_name: str, interaction: str, expect
             _expect(resp, expected, 200, where)
     elif interaction == "create":
         before = _count(world, family.rtype)
-        resp = _send(world, token, family.rtype, "POST", family.new())
+        resp = send(world, token, family.rtype, "POST", family.new())
         _expect(resp, expected, 201, where)
         if resp.status_code == 201:
             created = resp.json()["id"]
@@ -127,13 +121,13 @@ def run_cell(world: World, kind: str, family_name: str, interaction: str, expect
         assert family.rid is not None
         original = _stored(world, family.rtype, family.rid)
         if interaction == "update":
-            resp = _send(world, token, path, "PUT", _changed(family, original))
+            resp = send(world, token, path, "PUT", _changed(family, original))
             ok = 200
         elif interaction == "patch":
-            resp = _send(world, token, path, "PATCH", _patch_ops(family, original), patch=True)
+            resp = send(world, token, path, "PATCH", _patch_ops(family, original), patch=True)
             ok = 200
         else:
-            resp = _send(world, token, path, "DELETE", None)
+            resp = send(world, token, path, "DELETE", None)
             ok = 204
         _expect(resp, expected, ok, where)
         if resp.status_code == ok:
