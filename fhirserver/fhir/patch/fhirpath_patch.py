@@ -184,16 +184,25 @@ def _build_object(parts: list[JsonObject], model: type | None, operation: _Opera
         name = part.get("name")
         if not isinstance(name, str) or not name:
             raise operation.fail("a nested value part has no name")
-        key = choice_key(model, name, _value_type(part))
-        field = field_of(model, key)
-        value = _build_value(part, field.model if field else None, operation)
-        if field is not None and field.is_list or isinstance(result.get(key), list):
-            insert_item(result, key, list_length(result, key), value)
-        elif has_element(result, key):
+        if _put(result, model, name, part, operation) is not None:
             raise operation.fail(f"the nested part '{name}' is repeated but the element is single-valued")
-        else:
-            set_single(result, key, value)
     return result
+
+
+def _put(holder: JsonObject, model: type | None, name: str, part: JsonObject, operation: _Operation) -> str | None:
+    """Build the value of ``part`` as element ``name`` of ``holder`` (its choice key from the value's type):
+    appended to a list element or set on an absent single one. Returns the key when it is single-valued and
+    already present (nothing is written then), else None."""
+    key = choice_key(model, name, _value_type(part))
+    field = field_of(model, key)
+    value = _build_value(part, field.model if field else None, operation)
+    if field is not None and field.is_list or isinstance(holder.get(key), list):
+        insert_item(holder, key, list_length(holder, key), value)
+    elif has_element(holder, key):
+        return key
+    else:
+        set_single(holder, key, value)
+    return None
 
 
 def _add(document: JsonObject, operation: _Operation) -> None:
@@ -203,16 +212,9 @@ def _add(document: JsonObject, operation: _Operation) -> None:
         raise operation.fail(f"a primitive element only takes 'id' and 'extension', not '{name}'")
     holder = target.value if isinstance(target.value, dict) else _primitive_element(target)
     model = target.model if isinstance(target.value, dict) else model_for_type("Element")
-    value_part = operation.part("value")
-    key = choice_key(model, name, _value_type(value_part))
-    field = field_of(model, key)
-    value = _build_value(value_part, field.model if field else None, operation)
-    if field is not None and field.is_list or isinstance(holder.get(key), list):
-        insert_item(holder, key, list_length(holder, key), value)
-    elif has_element(holder, key):
-        raise operation.fail(f"'{key}' is single-valued and already present (use replace)")
-    else:
-        set_single(holder, key, value)
+    present = _put(holder, model, name, operation.part("value"), operation)
+    if present is not None:
+        raise operation.fail(f"'{present}' is single-valued and already present (use replace)")
 
 
 def _primitive_element(location: Location) -> JsonObject:
