@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fhirserver.auth import reach
 from fhirserver.auth.models import Client, User, utcnow
 from fhirserver.auth.passwords import new_token
 from fhirserver.auth.store import AuthStore
@@ -60,14 +61,14 @@ USAGER = Portal("usager", "dui-portail", "Portail des usagers et des aidants",
                 "fhirUser user/*.rs user/*.c user/Consent.u", "/portail")
 PROFESSIONAL = Portal("professional", "dui-pro", "Espace des professionnels", "fhirUser user/*.cruds", "/pro")
 PORTALS: dict[str, Portal] = {p.kind: p for p in (USAGER, PROFESSIONAL)}
-#: fhirUser type -> the kind of account (the portal it may enter)
-KINDS = {"Patient": "usager", "RelatedPerson": "usager", "Person": "usager", "Practitioner": "professional",
-         "PractitionerRole": "professional"}
+#: the access policy's kind of user (:func:`fhirserver.auth.reach.kind_of`) -> the portal it may enter
+PORTAL_OF = {"usager": "usager", "aidant": "usager", "professional": "professional"}
 
 
 def kind_of(fhir_user: str) -> str | None:
-    """``"usager"`` or ``"professional"`` for an account's fhirUser (``Patient/p1`` …), else None."""
-    return KINDS.get(fhir_user.split("/", 1)[0])
+    """``"usager"`` (usagers and aidants) or ``"professional"`` for an account's fhirUser (``Patient/p1`` …),
+    else None."""
+    return PORTAL_OF.get(reach.kind_of(fhir_user))
 
 
 def client_of(portal: Portal) -> Client:
