@@ -11,14 +11,14 @@ from typing import Any
 
 from flask import current_app, has_app_context, has_request_context, request
 
-from fhirserver.audit.trail import AuditTrail, trail_of
+from fhirserver.audit.trail import AuditTrail
 
 
 def _trail() -> AuditTrail | None:
     if not has_app_context():
         return None
     ctx = current_app.config.get("DUI_CONTEXT")
-    return trail_of(ctx.services) if ctx is not None else None
+    return ctx.services.audit if ctx is not None else None
 
 
 def _network() -> str | None:

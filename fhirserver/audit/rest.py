@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from fhirserver.audit import events
 from fhirserver.audit.events import Actor, Entity, EventSpec
 from fhirserver.audit.patients import patients_of, returned_pairs
-from fhirserver.audit.trail import AuditTrail, trail_of
+from fhirserver.audit.trail import AuditTrail
 from fhirserver.errors import FhirError, MethodNotAllowed
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.storage.sql.repository import SqlSession
@@ -51,7 +51,7 @@ def active_trail(req: FhirRequest, ctx: Context) -> AuditTrail | None:
     """The trail when this request must be audited (a principal, auditing enabled), else None."""
     if req.principal is None or req.segments == ["metadata"]:
         return None
-    trail = trail_of(ctx.services)
+    trail = ctx.services.audit
     return trail if trail is not None and trail.enabled else None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -21,9 +21,6 @@ from fhirserver.audit.events import Actor, Entity, EventSpec
 from fhirserver.errors import Unavailable
 from fhirserver.interactions.common import new_id
 from fhirserver.storage.sql.repository import SqlRepository, SqlSession
-
-if TYPE_CHECKING:
-    from fhirserver.interactions.context import Services
 
 log = logging.getLogger(__name__)
 OBSERVER = "dui-fhir-server"
@@ -92,8 +89,3 @@ class AuditTrail:
 
 def _short(detail: str | None) -> str | None:
     return detail[:200] if detail else None
-
-
-def trail_of(services: Services) -> AuditTrail | None:
-    """The registered trail, or None when the domain did not register one."""
-    return services.audit
