@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from fhirserver.audit import events
 from fhirserver.audit.events import Actor, Entity, EventSpec
 from fhirserver.errors import Unavailable
-from fhirserver.interactions.common import new_id
+from fhirserver.fhir.ids import new_id
 from fhirserver.storage.sql.repository import SqlRepository, SqlSession
 
 log = logging.getLogger(__name__)

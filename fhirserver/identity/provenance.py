@@ -10,9 +10,10 @@ authorization layer), otherwise the acting software (the server itself, an impor
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from fhirserver.fhir.ids import new_id
 
 #: Local code system of the identity activities this server records.
 ACTIVITY_SYSTEM = "https://dui.example.org/fhir/CodeSystem/identity-activity"
@@ -63,5 +64,5 @@ def provenance(targets: list[str], activity: str, *, principal: Any = None, reas
 def record(session: Any, targets: list[str], activity: str, **kwargs: Any) -> dict[str, Any]:
     """Store a Provenance in ``session`` (the write's own transaction) and return its stored content."""
     content = provenance(targets, activity, **kwargs)
-    stored = session.create("Provenance", content, str(uuid.uuid4()))
+    stored = session.create("Provenance", content, new_id())
     return dict(stored.content)

@@ -6,7 +6,6 @@ https://hl7.org/fhir/R4/search.html#summary and #elements.
 
 from __future__ import annotations
 
-import uuid
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from typing import Any
@@ -19,10 +18,6 @@ from fhirserver.storage.base import StoredResource
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED",
              "display": "Resource content has been reduced"}
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def check_type(resource_type: str) -> str:

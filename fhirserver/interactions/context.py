@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # the services' own modules import this one; only their types
     from fhirserver.audit.trail import AuditTrail
     from fhirserver.identity.insi import InsiClient
     from fhirserver.integrations.dmp.client import DmpClient
-    from fhirserver.integrations.mssante.service import MssanteService
     from fhirserver.integrations.outbox.store import OutboxQueue
     from fhirserver.integrations.outbox.types import Deliverer
     from mappings.cda.validate import CdaValidator
@@ -115,6 +114,16 @@ BundleRule = Callable[[dict[str, Any], FhirRequest, "Context"], dict[str, Any]]
 N1Generator = Callable[[FhirRequest, "Context", SqlSession, StoredResource], bytes]
 
 
+class MailService(Protocol):
+    """What the kernel needs to know of the MSSanté service (:class:`fhirserver.integrations.mssante.service.
+    MssanteService`, registered by the domain): the inbox ``dui mss ingest`` files. Named here as a protocol, not
+    imported, because that module depends on the interactions (its ingest writes through :class:`Fhir`)."""
+
+    def open_inbox(self) -> Any: ...
+
+    def ingest(self, ctx: Context, inbox: Any) -> Any: ...
+
+
 @dataclass
 class Services:
     """The services the domain registers on a context (:func:`fhirserver.domain.configure`), so that
@@ -136,7 +145,7 @@ class Services:
     #: the AuditEvent trail (fail closed); None: nothing is audited
     audit: AuditTrail | None = None
     #: the MSSanté service (composing, sending through the outbox, ingesting the inbox)
-    mssante: MssanteService | None = None
+    mssante: MailService | None = None
     #: profile URL -> the rule a transaction Bundle claiming it goes through (e.g. the TDDUI import)
     bundle_rules: dict[str, BundleRule] = field(default_factory=dict)
 

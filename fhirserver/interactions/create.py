@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fhirserver.errors import Invalid, MultipleMatches
-from fhirserver.interactions.common import check_type, new_id, version_headers, write_response
+from fhirserver.fhir.ids import new_id
+from fhirserver.interactions.common import check_type, version_headers, write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.search.parse import SearchQuery

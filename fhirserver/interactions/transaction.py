@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from fhirserver.errors import FhirError, Invalid, Issue, NotFound, PreconditionFailed
-from fhirserver.interactions.common import check_type, new_id, outcome_response
+from fhirserver.fhir.ids import new_id
+from fhirserver.interactions.common import check_type, outcome_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.create import criteria_query, lock_key
 from fhirserver.interactions.hooks import claimed_profiles

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from fhirserver.errors import Invalid
-from fhirserver.interactions.common import check_if_match, check_type, new_id, write_response
+from fhirserver.fhir.ids import new_id
+from fhirserver.interactions.common import check_if_match, check_type, write_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.create import find_one
 from fhirserver.interactions.hooks import WriteEvent, commit_write

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # imported when a command runs
 def _service(ctx: Any) -> Any:
     from fhirserver.integrations.mssante.service import MssanteService
 
-    service: MssanteService | None = ctx.services.mssante
+    service = ctx.services.mssante
     return service if service is not None else MssanteService(ctx.settings)
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from fhirserver.fhir.ids import new_id
 from fhirserver.integrations.outbox.store import OutboxRecord, mark_recorded
-from fhirserver.interactions.common import new_id
 from fhirserver.interactions.context import Context, FhirRequest
 from fhirserver.interactions.hooks import WriteEvent, commit_write
 from fhirserver.interactions.operations.dmp import EXT_DELIVERY
