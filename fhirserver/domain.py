@@ -9,6 +9,7 @@ from __future__ import annotations
 from fhirserver import tddui
 from fhirserver.audit.trail import AuditTrail
 from fhirserver.auth.delegation import DelegationHook
+from fhirserver.auth.policy import ScopePolicy
 from fhirserver.documents.validation import build_cda_validator
 from fhirserver.identity.hooks import IdentityHook
 from fhirserver.identity.insi import build_insi_client
@@ -23,7 +24,10 @@ from fhirserver.tddui import rules as tddui_rules
 
 
 def configure(ctx: Context) -> Context:
-    """Register validators, hooks and services on a freshly built context."""
+    """Register the access policy, validators, hooks and services on a freshly built context."""
+    # every context is policed, not only the web app's: Fhir(ctx, principal) in the CLI, the worker or a portal is
+    # bounded like the API; a request without a principal is still an internal call (fhirserver.auth.policy)
+    ctx.policy = ScopePolicy(ctx)
     identity = ctx.settings.identity
     ctx.validators.append(IdentityValidator(identity.ins_environment))  # national identifiers, RNIV status
     ctx.hooks.append(IdentityHook(identity.fr_core_version))  # RNIV wire form, downgrades, declared status

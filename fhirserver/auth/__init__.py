@@ -15,21 +15,17 @@ from typing import Any
 
 def init_app(app: Any, ctx: Any) -> None:
     """Attach the authorization server's routes and the bearer-token check to the Flask app (its state in
-    ``app.extensions["dui_auth"]``, the logins' in ``app.extensions["dui_logins"]``), and install the scope access
-    policy on the context (once; it reads the principal of each request)."""
+    ``app.extensions["dui_auth"]``, the logins' in ``app.extensions["dui_logins"]``). The scope access policy is on
+    the context already (:func:`fhirserver.domain.configure`), so in-process callers are bounded like the API."""
     from fhirserver.auth.keys import SigningKey
-    from fhirserver.auth.policy import ScopePolicy
     from fhirserver.auth.server import SmartServer
     from fhirserver.auth.store import AuthStore
     from fhirserver.auth.views import AuthState, register
-    from fhirserver.interactions.context import AllowAll
     from fhirserver.web import current_urls
 
     store = AuthStore(ctx.repo.engine)
     key = SigningKey(ctx.repo.engine, ctx.settings.auth.signing_key_file)
     server = SmartServer(store, ctx.settings, key, current_urls)
-    if isinstance(ctx.policy, AllowAll):
-        ctx.policy = ScopePolicy(ctx)
     register(app, AuthState(ctx, store, server))
     from fhirserver.auth.logins.providers import load_providers
     from fhirserver.auth.logins.store import IdentityStore

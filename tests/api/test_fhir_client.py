@@ -48,10 +48,10 @@ COMPONENT = "dui test client"
 
 @pytest.fixture(scope="module")
 def policy_context(database_url: str) -> Iterator[Context]:
-    """A context on the test database with the scope access policy installed (as ``create_app`` does)."""
+    """A context on the test database as the CLI builds it (no Flask app): the scope access policy is on it."""
     ctx = build_context(load_settings(database_url=database_url, auth_required=True))
     upgrade(ctx.repo.engine)
-    ctx.policy = ScopePolicy(ctx)
+    assert isinstance(ctx.policy, ScopePolicy)
     yield ctx
     ctx.repo.engine.dispose()
 
