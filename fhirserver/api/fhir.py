@@ -18,6 +18,7 @@ from fhirserver.fhir.xml import FhirXmlError, resource_to_xml, xml_to_resource
 from fhirserver.interactions.common import outcome_response
 from fhirserver.interactions.context import Context, FhirRequest, FhirResponse
 from fhirserver.interactions.router import handle
+from fhirserver.web.state import fhir_base
 
 bp = Blueprint("fhir", __name__)
 
@@ -103,9 +104,6 @@ def error_response(error: FhirError) -> Response:
     return _render(outcome_response(error), xml)
 
 
-def base_url() -> str:
-    configured: str = current_app.config["DUI_CONTEXT"].settings.server.base_url
-    return configured.rstrip("/") if configured else request.host_url.rstrip("/") + "/fhir"
 
 
 @bp.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
@@ -121,7 +119,7 @@ def fhir(path: str) -> Response:
         headers[REMOTE_ADDR] = request.remote_addr or ""  # the socket's address for the audit, never the client's
         method = "GET" if request.method == "HEAD" else request.method
         req = FhirRequest(method=method, path=path.strip("/"), params=params, headers=headers, body=body,
-                          base_url=base_url(), principal=getattr(request, "dui_principal", None))
+                          base_url=fhir_base(), principal=getattr(request, "dui_principal", None))
         if method in ("POST", "PUT") and body is None and not path.strip("/").endswith("_search") and not \
                 path.strip("/").split("/")[-1].startswith("$"):
             raise Invalid("this interaction needs a resource in the body")

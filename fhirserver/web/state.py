@@ -37,9 +37,14 @@ def web_state() -> WebState:
     return state
 
 
-def current_urls() -> Urls:
-    """The authorization server's URLs for this request (``[server] base_url``, else the request's host)."""
+def fhir_base() -> str:
+    """The public FHIR base URL for this request: ``[server] base_url``, else the request's host + ``/fhir``."""
     ctx: Context = current_app.config["DUI_CONTEXT"]
     configured = ctx.settings.server.base_url
-    base = configured.rstrip("/") if configured else request.host_url.rstrip("/") + "/fhir"
-    return urls_for(ctx.settings, base)
+    return configured.rstrip("/") if configured else request.host_url.rstrip("/") + "/fhir"
+
+
+def current_urls() -> Urls:
+    """The authorization server's URLs for this request (issuer and endpoints derived from :func:`fhir_base`)."""
+    ctx: Context = current_app.config["DUI_CONTEXT"]
+    return urls_for(ctx.settings, fhir_base())
